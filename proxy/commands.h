@@ -1,0 +1,28 @@
+// The subcommands of the wsinspect binary, callable from tests with their own
+// streams. Each returns the process exit status.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace wsi {
+
+// `wsinspect explain CODE [CODE]`: 0 on success, 2 for a usage error.
+int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err);
+
+struct DecodeOptions {
+  std::string sender;           // "client" or "server"
+  bool hex = false;             // input is hex text
+  bool json = false;            // one JSON object per line
+  bool permessage_deflate = false;
+  std::string permessage_deflate_params;  // "" or e.g. "client_no_context_takeover"
+  uint64_t max_message_size = 0;          // 0: no limit
+  std::string input = "-";                // a path, or "-" for stdin
+};
+
+// `wsinspect decode`: 0 when no error-severity violation, 1 when one, 2 for
+// usage or input errors.
+int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err);
+
+}  // namespace wsi

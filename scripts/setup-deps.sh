@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything wsinspect needs to build, test and benchmark on Debian 12.
+# Idempotent: packages already present are not reinstalled, and apt is only
+# consulted when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev clang-format
+  libuv1-dev node-llhttp libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libssl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  python3 python3-websockets
+)
+# Node.js and npm run the `ws` test peer. A machine may already carry its own
+# Node.js build (which bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
