@@ -9,7 +9,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   libuv1-dev node-llhttp libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libssl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  zlib1g-dev libssl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev
   python3 python3-websockets
 )
 # Node.js and npm run the `ws` test peer. A machine may already carry its own

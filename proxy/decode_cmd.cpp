@@ -1,0 +1,117 @@
+// `wsinspect decode`: inspects one direction's raw post-handshake byte stream.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <ostream>
+#include <vector>
+
+#include "proxy/commands.h"
+#include "proxy/event_format.h"
+#include "proxy/hex_reader.h"
+
+namespace wsi {
+namespace {
+
+class PrintingSink : public InspectorSink {
+ public:
+  PrintingSink(std::ostream& out, bool json) : out_(out), json_(json) {}
+
+  void on_frame(Direction dir, const FrameHeader& h) override {
+    emit(frame_json(dir, h), [&] { return frame_text(dir, h); });
+  }
+  void on_violation(const Violation& v) override {
+    emit(violation_json(v), [&] { return violation_text(v); });
+  }
+  void on_close(const CloseFrame& c) override {
+    emit(close_json(c), [&] { return close_text(c); });
+  }
+  void on_message(const MessageInfo& m) override {
+    emit(message_json(m), [&] { return message_text(m); });
+  }
+  template <class Text>
+  void emit(const nlohmann::json& j, Text text) {
+    if (json_)
+      out_ << j.dump() << '\n';
+    else
+      out_ << text() << '\n';
+  }
+
+ private:
+  std::ostream& out_;
+  bool json_;
+};
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f && f != stdin) std::fclose(f);
+  }
+};
+
+}  // namespace
+
+int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) {
+  InspectorConfig cfg;
+  if (opts.sender == "client") {
+    cfg.sender = Sender::client;
+  } else if (opts.sender == "server") {
+    cfg.sender = Sender::server;
+  } else {
+    err << "wsinspect decode: --sender must be client or server, not '" << escape_text(opts.sender)
+        << "'\n";
+    return 2;
+  }
+  cfg.deflate_negotiated = opts.permessage_deflate;
+  cfg.max_message_size = opts.max_message_size;
+
+  std::unique_ptr<std::FILE, FileCloser> in(opts.input == "-" ? stdin
+                                                              : std::fopen(opts.input.c_str(), "rb"));
+  if (!in) {
+    err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
+        << std::strerror(errno) << '\n';
+    return 2;
+  }
+
+  PrintingSink sink(out, opts.json);
+  StreamInspector inspector(cfg, sink);
+  HexReader hex;
+  std::vector<uint8_t> decoded;
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    const size_t n = std::fread(buf.data(), 1, buf.size(), in.get());
+    if (n == 0) {
+      if (std::ferror(in.get())) {
+        err << "wsinspect decode: read error on " << escape_text(opts.input) << ": "
+            << std::strerror(errno) << '\n';
+        return 2;
+      }
+      break;
+    }
+    if (!opts.hex) {
+      inspector.feed({reinterpret_cast<const uint8_t*>(buf.data()), n});
+      continue;
+    }
+    decoded.clear();
+    if (!hex.feed(buf.data(), n, decoded)) {
+      err << "wsinspect decode: " << escape_text(opts.input) << ":" << hex.line()
+          << ": not a hex digit: '" << escape_text(std::string(1, hex.bad())) << "'\n";
+      return 2;
+    }
+    inspector.feed(decoded);
+  }
+  if (opts.hex && hex.odd()) {
+    err << "wsinspect decode: " << escape_text(opts.input)
+        << ": odd number of hex digits (the last byte is incomplete)\n";
+    return 2;
+  }
+  const bool truncated = [&] {
+    const uint64_t before = inspector.stats().by_rule[static_cast<size_t>(Rule::stream_ended_mid_frame)];
+    inspector.finish();
+    return inspector.stats().by_rule[static_cast<size_t>(Rule::stream_ended_mid_frame)] != before;
+  }();
+  sink.emit(summary_json(inspector.direction(), inspector.stats(), truncated),
+            [&] { return summary_text(inspector.direction(), inspector.stats(), truncated); });
+  return inspector.stats().errors ? 1 : 0;
+}
+
+}  // namespace wsi

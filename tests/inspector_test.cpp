@@ -1,0 +1,110 @@
+// Properties of the inspector beyond single vectors: close codes, length
+// encodings, report caps, and that the caller's bytes are never modified.
+#include <gtest/gtest.h>
+
+#include "inspect_util.h"
+
+namespace wsi::test {
+namespace {
+
+std::vector<uint8_t> server_close(uint16_t code) {
+  return {0x88, 0x02, static_cast<uint8_t>(code >> 8), static_cast<uint8_t>(code)};
+}
+
+// RFC 6455 §7.4: which codes a close frame may carry, written from the RFC's
+// list independently of the knowledge base.
+bool rfc_allows(uint32_t code) {
+  if (code >= 1000 && code <= 1003) return true;
+  if (code >= 1007 && code <= 1014) return true;
+  return code >= 3000 && code <= 4999;
+}
+
+TEST(Inspector, EveryCloseCodeIsJudgedByTheRfc) {
+  for (uint32_t code = 0; code <= 65535; ++code) {
+    RecordingSink sink;
+    StreamInspector insp({.sender = Sender::server}, sink);
+    insp.feed(server_close(static_cast<uint16_t>(code)));
+    ASSERT_EQ(sink.closes.size(), 1u);
+    const bool flagged = !sink.violations.empty();
+    ASSERT_EQ(flagged, !rfc_allows(code)) << "code " << code;
+    if (flagged) EXPECT_EQ(sink.violations[0], "invalid-close-code @2 #0");
+  }
+}
+
+TEST(Inspector, LengthEncodingsAtTheirBoundaries) {
+  struct Case {
+    uint64_t length;
+    int form;  // 7, 16 or 64
+    bool minimal;
+  };
+  const Case cases[] = {{125, 7, true},     {126, 16, true},  {125, 16, false},
+                        {65535, 16, true},  {65536, 64, true}, {65535, 64, false},
+                        {0, 16, false},     {0, 64, false}};
+  for (const Case& c : cases) {
+    std::vector<uint8_t> f = {0x82};
+    if (c.form == 7) {
+      f.push_back(static_cast<uint8_t>(c.length));
+    } else if (c.form == 16) {
+      f.insert(f.end(), {126, static_cast<uint8_t>(c.length >> 8), static_cast<uint8_t>(c.length)});
+    } else {
+      f.push_back(127);
+      for (int i = 7; i >= 0; --i) f.push_back(static_cast<uint8_t>(c.length >> (8 * i)));
+    }
+    f.resize(f.size() + c.length, 0x5A);
+    f.insert(f.end(), {0x81, 0x01, 'x'});  // a frame after it must be found in place
+    RecordingSink sink;
+    StreamInspector insp({.sender = Sender::server}, sink);
+    insp.feed(f);
+    insp.finish();
+    EXPECT_EQ(insp.stats().frames, 2u) << c.length << "/" << c.form;
+    EXPECT_EQ(sink.violations.empty(), c.minimal) << c.length << "/" << c.form;
+    EXPECT_EQ(insp.stats().messages, 2u);
+  }
+}
+
+TEST(Inspector, RepeatedReportsAreCappedButCounted) {
+  std::vector<uint8_t> stream;
+  for (int i = 0; i < 50; ++i) stream.insert(stream.end(), {0x83, 0x00});  // reserved opcode
+  RecordingSink sink;
+  InspectorConfig cfg{.sender = Sender::server, .max_reports_per_rule = 10};
+  StreamInspector insp(cfg, sink);
+  insp.feed(stream);
+  EXPECT_EQ(sink.violations.size(), 10u);
+  EXPECT_EQ(insp.stats().errors, 50u);
+  EXPECT_EQ(insp.stats().suppressed, 40u);
+  EXPECT_EQ(insp.stats().by_rule[static_cast<size_t>(Rule::reserved_opcode)], 50u);
+  EXPECT_EQ(insp.stats().frames, 50u);
+}
+
+TEST(Inspector, NeverModifiesTheCallersBytes) {
+  for (const FrameVector& v : load_frame_vectors()) {
+    std::vector<uint8_t> bytes = v.bytes;
+    RecordingSink sink;
+    StreamInspector insp(config_of(v), sink);
+    insp.feed(bytes);
+    EXPECT_EQ(bytes, v.bytes) << v.name;
+  }
+}
+
+TEST(Inspector, LargeMaskedTextSpanningManyScratchWindows) {
+  // 100 000 bytes of masked text with one invalid byte near the end: the
+  // offset must be exact even though the payload passes through many windows.
+  std::vector<uint8_t> payload(100000, 'a');
+  payload[99990] = 0xFF;
+  const uint8_t key[4] = {1, 2, 3, 4};
+  std::vector<uint8_t> f = {0x81, 0xFF};
+  for (int i = 7; i >= 0; --i) f.push_back(static_cast<uint8_t>(payload.size() >> (8 * i)));
+  f.insert(f.end(), key, key + 4);
+  for (size_t i = 0; i < payload.size(); ++i) f.push_back(payload[i] ^ key[i % 4]);
+  for (size_t piece : {size_t{1} << 20, size_t{4095}, size_t{7}}) {
+    RecordingSink sink;
+    StreamInspector insp({.sender = Sender::client}, sink);
+    for (size_t at = 0; at < f.size(); at += piece)
+      insp.feed(std::span<const uint8_t>(f).subspan(at, std::min(piece, f.size() - at)));
+    ASSERT_EQ(sink.violations.size(), 1u);
+    EXPECT_EQ(sink.violations[0], "invalid-utf8-text @" + std::to_string(14 + 99990) + " #0");
+  }
+}
+
+}  // namespace
+}  // namespace wsi::test
