@@ -58,8 +58,8 @@ void StreamInspector::report(Rule rule, uint64_t offset, const FrameHeader* h, c
 void StreamInspector::on_frame_header(const FrameHeader& h) {
   stats_.frames++;
   if (h.is_control()) stats_.control_frames++;
-  check_header(h);
   sink_.on_frame(dir_, h);
+  check_header(h);
 }
 
 void StreamInspector::check_header(const FrameHeader& h) {

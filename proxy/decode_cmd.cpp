@@ -30,7 +30,7 @@ class PrintingSink : public InspectorSink {
     emit(message_json(m), [&] { return message_text(m); });
   }
   template <class Text>
-  void emit(const nlohmann::json& j, Text text) {
+  void emit(const nlohmann::ordered_json& j, Text text) {
     if (json_)
       out_ << j.dump() << '\n';
     else

@@ -75,7 +75,7 @@ std::string_view direction_arrow(Direction d) {
   return d == Direction::client_to_server ? "c->s" : "s->c";
 }
 
-nlohmann::json frame_json(Direction dir, const FrameHeader& h) {
+nlohmann::ordered_json frame_json(Direction dir, const FrameHeader& h) {
   return {{"event", "frame"},
           {"dir", direction_name(dir)},
           {"frame_index", h.index},
@@ -89,9 +89,9 @@ nlohmann::json frame_json(Direction dir, const FrameHeader& h) {
           {"header_hex", hex_bytes({h.raw, h.raw_len})}};
 }
 
-nlohmann::json violation_json(const Violation& v) {
+nlohmann::ordered_json violation_json(const Violation& v) {
   const RuleInfo& r = rule_info(v.rule);
-  nlohmann::json j = {{"event", "violation"},
+  nlohmann::ordered_json j = {{"event", "violation"},
                       {"dir", direction_name(v.dir)},
                       {"rule", r.id},
                       {"close_code", r.close_code},
@@ -106,12 +106,12 @@ nlohmann::json violation_json(const Violation& v) {
   return j;
 }
 
-nlohmann::json explanation_json(uint32_t code) {
+nlohmann::ordered_json explanation_json(uint32_t code) {
   const CloseCodeInfo& info = close_code_info(code);
   return {{"description", info.description}, {"when", info.when}, {"fix", info.fix}};
 }
 
-nlohmann::json close_json(const CloseFrame& c) {
+nlohmann::ordered_json close_json(const CloseFrame& c) {
   return {{"event", "close"},
           {"dir", direction_name(c.dir)},
           {"frame_index", c.frame_index},
@@ -124,7 +124,7 @@ nlohmann::json close_json(const CloseFrame& c) {
           {"explanation", explanation_json(c.code)}};
 }
 
-nlohmann::json message_json(const MessageInfo& m) {
+nlohmann::ordered_json message_json(const MessageInfo& m) {
   return {{"event", "message"},
           {"dir", direction_name(m.dir)},
           {"first_frame_index", m.first_frame_index},
@@ -134,8 +134,8 @@ nlohmann::json message_json(const MessageInfo& m) {
           {"compressed", m.compressed}};
 }
 
-nlohmann::json summary_json(Direction dir, const InspectorStats& s, bool truncated) {
-  nlohmann::json by_rule = nlohmann::json::object();
+nlohmann::ordered_json summary_json(Direction dir, const InspectorStats& s, bool truncated) {
+  nlohmann::ordered_json by_rule = nlohmann::ordered_json::object();
   for (size_t i = 0; i < kRuleCount; ++i)
     if (s.by_rule[i]) by_rule[std::string(all_rules()[i].id)] = s.by_rule[i];
   return {{"event", "summary"}, {"dir", direction_name(dir)}, {"bytes", s.bytes},

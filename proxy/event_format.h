@@ -26,14 +26,14 @@ inline std::string escape_text(std::string_view s, size_t limit = SIZE_MAX) {
 // "82 85 37 fa 21 3d": the bytes as lower-case hex separated by spaces.
 std::string hex_bytes(std::span<const uint8_t> bytes);
 
-nlohmann::json frame_json(Direction dir, const FrameHeader& h);
-nlohmann::json violation_json(const Violation& v);
-nlohmann::json close_json(const CloseFrame& c);
-nlohmann::json message_json(const MessageInfo& m);
-nlohmann::json summary_json(Direction dir, const InspectorStats& s, bool truncated);
+nlohmann::ordered_json frame_json(Direction dir, const FrameHeader& h);
+nlohmann::ordered_json violation_json(const Violation& v);
+nlohmann::ordered_json close_json(const CloseFrame& c);
+nlohmann::ordered_json message_json(const MessageInfo& m);
+nlohmann::ordered_json summary_json(Direction dir, const InspectorStats& s, bool truncated);
 
 // The explanation object of a close code: description, when, fix.
-nlohmann::json explanation_json(uint32_t code);
+nlohmann::ordered_json explanation_json(uint32_t code);
 
 std::string frame_text(Direction dir, const FrameHeader& h);
 std::string violation_text(const Violation& v);

@@ -33,12 +33,9 @@ int main(int argc, char** argv) {
   decode->add_flag("--hex", dec.hex,
                    "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
-  decode
-      ->add_option("--permessage-deflate", dec.permessage_deflate_params,
+  decode->add_flag("--permessage-deflate{}", dec.permessage_deflate_params,
                    "Treat permessage-deflate as negotiated (RSV1 marks a compressed message); "
-                   "optional PARAMS as in the Sec-WebSocket-Extensions response")
-      ->expected(0, 1)
-      ->default_str("");
+                   "--permessage-deflate=PARAMS gives the accepted parameters");
   decode->add_option("--max-message-size", dec.max_message_size,
                      "Flag messages larger than this many bytes (1009); 0 disables")
       ->check(CLI::NonNegativeNumber);

@@ -80,7 +80,10 @@ TEST_P(FrameVectorTest, DecodeCommandReportsTheSame) {
                            std::to_string(j.at("frame_index").get<uint64_t>()));
     } else if (event == "close") {
       const uint16_t code = j.at("code");
-      EXPECT_EQ(j.at("on_wire"), code != 1005 || j.at("reason") != "") << line;
+      if (!j.at("on_wire").get<bool>()) {
+        EXPECT_EQ(code, 1005) << line;
+        EXPECT_EQ(j.at("reason"), "") << line;
+      }
       EXPECT_EQ(j.at("name"), close_code_info(code).name);
       for (const char* k : {"description", "when", "fix"})
         EXPECT_FALSE(j.at("explanation").at(k).get<std::string>().empty());
@@ -97,8 +100,8 @@ TEST_P(FrameVectorTest, DecodeCommandReportsTheSame) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vectors, FrameVectorTest, ::testing::ValuesIn(load_frame_vectors()),
-                         [](const auto& info) {
-                           std::string n = info.param.name;
+                         [](const auto& p) {
+                           std::string n = p.param.name;
                            std::replace_if(n.begin(), n.end(), [](char c) { return !isalnum(c); }, '_');
                            return n;
                          });

@@ -29,6 +29,8 @@ struct FrameVector {
   std::vector<uint8_t> bytes;
 };
 
+inline void PrintTo(const FrameVector& v, std::ostream* os) { *os << v.name; }
+
 inline FrameVector load_frame_vector(const std::filesystem::path& path) {
   FrameVector v;
   v.name = path.stem().string();

@@ -27,7 +27,9 @@ TEST(Inspector, EveryCloseCodeIsJudgedByTheRfc) {
     ASSERT_EQ(sink.closes.size(), 1u);
     const bool flagged = !sink.violations.empty();
     ASSERT_EQ(flagged, !rfc_allows(code)) << "code " << code;
-    if (flagged) EXPECT_EQ(sink.violations[0], "invalid-close-code @2 #0");
+    if (flagged) {
+      EXPECT_EQ(sink.violations[0], "invalid-close-code @2 #0");
+    }
   }
 }
 

@@ -55,7 +55,9 @@ void expect_same_as_reference(const std::vector<uint8_t>& s) {
   Utf8Validator v;
   const size_t got = v.feed(s.data(), s.size());
   ASSERT_EQ(got, ref);
-  if (ref == Utf8Validator::npos) ASSERT_EQ(v.complete(), ref_complete);
+  if (ref == Utf8Validator::npos) {
+    ASSERT_EQ(v.complete(), ref_complete);
+  }
 }
 
 TEST(Utf8, AllOneAndTwoByteSequences) {
@@ -115,7 +117,9 @@ TEST(Utf8, RandomTextInRandomPieces) {
       at += n;
     }
     ASSERT_EQ(got, ref) << "round " << round;
-    if (ref == Utf8Validator::npos) ASSERT_EQ(v.complete(), ref_complete);
+    if (ref == Utf8Validator::npos) {
+    ASSERT_EQ(v.complete(), ref_complete);
+  }
   }
 }
 

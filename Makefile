@@ -1,0 +1,52 @@
+# wsinspect: the two entry points are `make run` and `make test`; both install
+# their dependencies first (Debian 12 packages, scripts/setup-deps.sh).
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test test-release test-asan fuzz bench format clean
+
+all: build
+
+deps:
+	./scripts/setup-deps.sh
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+	cmake --build build -j$(JOBS) --target wsinspect
+
+# The main job: decode a recorded client session and explain the close codes
+# it shows.
+run: build
+	./build/wsinspect decode --hex --sender client tests/vectors/frames/demo-session.txt || true
+	./build/wsinspect explain 1002 1008
+
+# Every test: the suite in a Release build (warnings are errors), again under
+# ASan+UBSan, then each fuzzer for FUZZ_SECONDS.
+test: deps test-release test-asan fuzz
+
+test-release:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWSI_WERROR=ON
+	cmake --build build -j$(JOBS)
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+test-asan:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Asan -DWSI_WERROR=ON -DWSI_BENCH=OFF
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+fuzz:
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DWSI_FUZZ=ON \
+	  -DWSI_TESTS=OFF -DWSI_BENCH=OFF
+	cmake --build build-fuzz -j$(JOBS)
+	./scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+	cmake --build build -j$(JOBS) --target parser_bench
+	./build/bench/parser_bench
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
