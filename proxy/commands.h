@@ -11,6 +11,9 @@ namespace wsi {
 // `wsinspect explain CODE [CODE]`: 0 on success, 2 for a usage error.
 int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err);
 
+// `wsinspect rules [--json]`: the rule catalogue.
+int run_rules(bool json, std::ostream& out);
+
 struct DecodeOptions {
   std::string sender;           // "client" or "server"
   bool hex = false;             // input is hex text

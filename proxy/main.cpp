@@ -22,10 +22,10 @@ int main(int argc, char** argv) {
 
   wsi::DecodeOptions dec;
   CLI::App* decode = app.add_subcommand(
-      "decode",
-      "Decode one direction's raw WebSocket byte stream (after the handshake) and report every\n"
-      "frame, violation and close. Exit status: 0 clean, 1 an error-severity violation, 2 usage\n"
-      "or input error.");
+      "decode", "Decode one direction's WebSocket byte stream and report frames and violations");
+  decode->footer(
+      "Input is the raw byte stream after the handshake. Exit status: 0 when no error-severity\n"
+      "violation was found, 1 when one was, 2 for a usage or input error.");
   decode->add_option("--sender", dec.sender, "Who sent the bytes: client (frames must be masked) "
                                              "or server (frames must not be)")
       ->required()
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   decode->add_flag("--hex", dec.hex,
                    "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
-  decode->add_flag("--permessage-deflate{}", dec.permessage_deflate_params,
+  decode->add_flag("--permessage-deflate", dec.permessage_deflate_params,
                    "Treat permessage-deflate as negotiated (RSV1 marks a compressed message); "
                    "--permessage-deflate=PARAMS gives the accepted parameters");
   decode->add_option("--max-message-size", dec.max_message_size,
@@ -43,10 +43,13 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> codes;
   CLI::App* explain = app.add_subcommand(
-      "explain",
-      "Explain a WebSocket close code: what it means, when you see it, how to fix it. With two\n"
-      "codes, compare them side by side.");
+      "explain", "Explain a close code (what, when, how to fix), or compare two side by side");
   explain->add_option("CODE", codes, "One or two close codes (0-65535)")->required()->expected(1, 2);
+
+  bool rules_json = false;
+  CLI::App* rules = app.add_subcommand(
+      "rules", "List every rule checked: id, severity, RFC section, close code, fix");
+  rules->add_flag("--json", rules_json, "One JSON object per rule");
 
   try {
     app.parse(argc, argv);
@@ -66,5 +69,6 @@ int main(int argc, char** argv) {
     return wsi::run_decode(dec, std::cout, std::cerr);
   }
   if (*explain) return wsi::run_explain(codes, std::cout, std::cerr);
+  if (*rules) return wsi::run_rules(rules_json, std::cout);
   return 2;
 }
