@@ -178,7 +178,7 @@ constexpr std::array kRules = std::to_array<RuleInfo>({
      "client's copy; make each hop either pass the header through or set it, never both."},
     // RFC 7692 §7: a server declines a bad offer (answers 101 without the
     // extension) rather than refusing the upgrade, so neither status nor close.
-    {Rule::request_deflate_offer_malformed, "request-deflate-offer-malformed", 0, 0, kError,
+    {Rule::request_deflate_offer_malformed, "request-deflate-offer-malformed", 0, 0, kWarning,
      "RFC 7692 §7, §7.1",
      "The permessage-deflate offer has an unknown or repeated parameter, window bits outside "
      "8..15, or a value on a parameter that takes none; the server must decline it.",
