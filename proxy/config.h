@@ -1,0 +1,83 @@
+// The proxy's settings: one struct, filled from defaults, then a TOML file
+// (--config), then command-line flags; a flag overrides the file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace wsi {
+
+enum class LogFormat : uint8_t { text, json };
+enum class LogLevel : uint8_t { debug, info, warn };
+enum class ColorMode : uint8_t { auto_, always, never };
+
+struct ProxyConfig {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; [v6]:PORT for IPv6
+  std::string upstream;                   // HOST:PORT, or "builtin:echo"
+
+  // [log]
+  std::optional<LogFormat> log_format;  // unset: text on a terminal, json otherwise
+  std::string log_file;                 // empty: standard output
+  LogLevel log_level = LogLevel::info;  // debug adds one event per frame
+  ColorMode color = ColorMode::auto_;
+  uint32_t preview = 0;         // bytes of payload shown per frame/message (unmasked, escaped)
+  bool log_secrets = false;     // show Authorization, Cookie and Sec-WebSocket-Key values
+
+  // [inspect]
+  bool inspect = true;                // false: a pure relay (no frame decoding)
+  uint64_t max_message_size = 0;      // 0: no limit; above it: message-too-big (1009)
+  uint32_t max_reports_per_rule = 10; // per direction and connection
+
+  // [timeouts], in milliseconds; 0 disables each
+  uint64_t connect_timeout_ms = 10000;    // upstream TCP connect (and name resolution)
+  uint64_t handshake_timeout_ms = 30000;  // client connect to 101 (or first HTTP response)
+  uint64_t idle_timeout_ms = 0;           // no bytes either way
+  uint64_t drain_timeout_ms = 5000;       // on SIGINT/SIGTERM: how long open sessions may run
+
+  // [limits]
+  uint64_t high_watermark = 1 << 20;   // bytes queued towards one side before reading stops
+  uint64_t low_watermark = 256 << 10;  // reading resumes when the queue falls to this
+  uint32_t max_connections = 10000;    // concurrent client connections; more are refused
+
+  // [shutdown]
+  bool shutdown_close_frames = false;  // after the drain time, send close 1001 to both sides
+};
+
+// Registers --config and one flag per setting on `cmd` (the proxy subcommand).
+// Keeps what the flags parse into until resolve().
+class ProxyOptions {
+ public:
+  explicit ProxyOptions(CLI::App& cmd);
+  ~ProxyOptions();
+  ProxyOptions(const ProxyOptions&) = delete;
+  ProxyOptions& operator=(const ProxyOptions&) = delete;
+
+  // After CLI parsing: defaults, then the --config file, then the flags given
+  // on the command line. On failure returns nullopt and sets `error` to one
+  // line such as "configs/x.toml:7:1: unknown key 'timeouts.idel'".
+  std::optional<ProxyConfig> resolve(std::string& error) const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Reads a TOML config over `cfg`. Unknown keys, wrong types and bad values are
+// errors naming file, line and column.
+bool load_config_file(const std::string& path, ProxyConfig& cfg, std::string& error);
+bool load_config_string(std::string_view toml, const std::string& source_name, ProxyConfig& cfg,
+                        std::string& error);
+
+// Checks relations between settings (watermarks, upstream present, address
+// syntax). Returns false with `error` set.
+bool validate_config(const ProxyConfig& cfg, std::string& error);
+
+// "HOST:PORT" or "[V6]:PORT" split into host and port; false when malformed.
+bool split_host_port(std::string_view s, std::string& host, uint16_t& port);
+
+}  // namespace wsi
