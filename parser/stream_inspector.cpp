@@ -9,6 +9,14 @@
 #include "parser/mask.h"
 
 namespace wsi {
+namespace {
+
+// Text payloads are unmasked here, a window at a time, before validation. One
+// window per thread serves every inspector: it holds nothing between calls.
+constexpr size_t kScratch = 4096;
+thread_local uint8_t scratch_[kScratch];
+
+}  // namespace
 
 StreamInspector::StreamInspector(const InspectorConfig& cfg, InspectorSink& sink)
     : cfg_(cfg), sink_(sink), dir_(direction_of(cfg.sender)) {}
@@ -165,6 +173,7 @@ void StreamInspector::check_length_encoding(const FrameHeader& h) {
 
 void StreamInspector::on_frame_payload(const FrameHeader& h, const uint8_t* data, size_t n,
                                        uint64_t at) {
+  if (cfg_.want_payload) sink_.on_payload(dir_, h, data, n, at);
   if (frame_is_text_data_) {
     validate_text(h, data, n, at);
   } else if (h.is_control() && at < kMaxControlPayload) {

@@ -60,6 +60,9 @@ class InspectorSink {
   virtual void on_violation(const Violation&) {}
   virtual void on_close(const CloseFrame&) {}
   virtual void on_message(const MessageInfo&) {}
+  // Payload bytes as they arrive (still masked: unmask with h.mask at phase
+  // `at`), only when InspectorConfig::want_payload is set.
+  virtual void on_payload(Direction, const FrameHeader&, const uint8_t*, size_t, uint64_t) {}
 };
 
 struct InspectorConfig {
@@ -67,6 +70,7 @@ struct InspectorConfig {
   bool deflate_negotiated = false;  // permessage-deflate accepted in the handshake
   uint64_t max_message_size = 0;    // 0: no limit; above it: message-too-big (1009)
   uint32_t max_reports_per_rule = 10;  // further reports of a rule are counted only
+  bool want_payload = false;           // call InspectorSink::on_payload
 };
 
 struct InspectorStats {
@@ -136,8 +140,6 @@ class StreamInspector {
   uint8_t control_[kMaxControlPayload];  // unmasked control payload (first 125 bytes)
   size_t control_len_ = 0;
 
-  static constexpr size_t kScratch = 4096;
-  uint8_t scratch_[kScratch];
 };
 
 }  // namespace wsi
