@@ -29,3 +29,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The Node `ws` peer of the integration tests, pinned by tests/peers/package-lock.json.
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -d "$repo/tests/peers/node_modules/ws" ]; then
+  echo "setup-deps: installing tests/peers (npm ci)"
+  npm ci --prefix "$repo/tests/peers" --no-audit --no-fund
+fi

@@ -1,0 +1,867 @@
+"""Shared pieces of the wsinspect integration tests.
+
+Everything here talks to real processes over real sockets on 127.0.0.1 with
+ephemeral ports: the proxy binary (WSI_BINARY, default build/wsinspect), raw
+TCP peers that write crafted bytes, and the real WebSocket peers in
+tests/peers/. Every process a test starts is killed when the test ends, and
+every wait has a timeout, so no test outlives its own deadline.
+"""
+
+import atexit
+import base64
+import hashlib
+import json
+import os
+import queue
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("WSI_BINARY", str(REPO / "build" / "wsinspect")))
+VECTOR_DIR = REPO / "tests" / "vectors" / "frames"
+PEERS_DIR = REPO / "tests" / "peers"
+PYTHON = "/usr/bin/python3"
+NODE = "node"
+HOST = "127.0.0.1"
+
+# Generous: a loaded CI machine may be slow, but nothing here waits on the
+# clock for correctness, only as a bound.
+TIMEOUT = 10.0
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+RSV1, RSV2, RSV3 = 4, 2, 1  # as the log's `rsv` field: RSV1..RSV3 as bits 2..0
+
+C2S, S2C = "client_to_server", "server_to_client"
+
+
+# --- processes ---------------------------------------------------------------
+
+_live: "set[subprocess.Popen]" = set()
+_live_lock = threading.Lock()
+
+
+def _kill_all() -> None:
+    with _live_lock:
+        procs = list(_live)
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_kill_all)
+
+
+class JsonLineProcess:
+    """A child process whose stdout is one JSON object per line.
+
+    A background thread parses each line into `events` (a line that is not
+    JSON is kept as {"event": "_unparsed", "line": ...}); stderr is kept as
+    text for failure messages.
+    """
+
+    def __init__(self, argv: list, name: str, env: Optional[dict] = None, cwd=None):
+        self.argv = [str(a) for a in argv]
+        self.name = name
+        self.events: list = []
+        self.stderr_lines: list = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,  # a ^C to the test runner does not hit it twice
+        )
+        with _live_lock:
+            _live.add(self.proc)
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read_stdout(self) -> None:
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                continue
+            try:
+                ev = json.loads(line)
+                if not isinstance(ev, dict):
+                    ev = {"event": "_unparsed", "line": line}
+            except ValueError:
+                ev = {"event": "_unparsed", "line": line}
+            with self._cond:
+                self.events.append(ev)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _read_stderr(self) -> None:
+        for raw in self.proc.stderr:
+            with self._cond:
+                self.stderr_lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def snapshot(self) -> list:
+        with self._cond:
+            return list(self.events)
+
+    def describe(self, last: int = 60) -> str:
+        with self._cond:
+            evs = self.events[-last:]
+            err = self.stderr_lines[-20:]
+        lines = [f"--- {self.name} (pid {self.pid}, rc {self.proc.poll()}) last {len(evs)} events:"]
+        lines += [json.dumps(e, ensure_ascii=False)[:600] for e in evs]
+        if err:
+            lines.append("--- stderr:")
+            lines += err
+        return "\n".join(lines)
+
+    def wait_for(self, pred: Callable[[dict], bool], timeout: float = TIMEOUT, what: str = "") -> dict:
+        """The first event (from the start of the log) matching `pred`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            i = 0
+            while True:
+                while i < len(self.events):
+                    if pred(self.events[i]):
+                        return self.events[i]
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._eof and i >= len(self.events)):
+                    break
+                self._cond.wait(min(left, 0.5))
+        raise AssertionError(f"{self.name}: no event {what or 'matching'} within {timeout}s\n" + self.describe())
+
+    def wait_count(self, pred: Callable[[dict], bool], count: int, timeout: float = TIMEOUT, what: str = "") -> list:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [e for e in self.events if pred(e)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof:
+                    break
+                self._cond.wait(min(left, 0.5))
+        raise AssertionError(
+            f"{self.name}: wanted {count} events {what}, saw {len(found)} within {timeout}s\n" + self.describe()
+        )
+
+    def find(self, pred: Callable[[dict], bool]) -> list:
+        with self._cond:
+            return [e for e in self.events if pred(e)]
+
+    def wait_exit(self, timeout: float = TIMEOUT) -> int:
+        rc = self.proc.wait(timeout=timeout)
+        for t in self._threads:
+            t.join(timeout=5)
+        return rc
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL; always reaps the process."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+        with _live_lock:
+            _live.discard(self.proc)
+
+
+# --- the proxy ---------------------------------------------------------------
+
+_proxy_ok: Optional[bool] = None
+
+
+def proxy_available() -> bool:
+    """True when the binary exists and has a `proxy` subcommand."""
+    global _proxy_ok
+    if _proxy_ok is None:
+        try:
+            r = subprocess.run([str(BINARY), "proxy", "--help"], capture_output=True, timeout=20)
+            # CLI11 prints the top-level help for an unknown word before
+            # --help, so look for a proxy option, not just the exit status.
+            _proxy_ok = r.returncode == 0 and b"--upstream" in r.stdout
+        except (OSError, subprocess.TimeoutExpired):
+            _proxy_ok = False
+    return _proxy_ok
+
+
+def require_proxy(test) -> None:
+    if not proxy_available():
+        test.skipTest(f"{BINARY} has no `proxy` subcommand yet")
+
+
+def is_event(kind: str, **fields) -> Callable[[dict], bool]:
+    """A predicate: event == kind and every given field equal."""
+
+    def pred(e: dict) -> bool:
+        return e.get("event") == kind and all(e.get(k) == v for k, v in fields.items())
+
+    return pred
+
+
+class Proxy(JsonLineProcess):
+    """`wsinspect proxy --listen 127.0.0.1:0` with a JSON log on stdout."""
+
+    def __init__(self, upstream: str, *args, log_level: str = "debug"):
+        argv = [BINARY, "proxy", "--listen", f"{HOST}:0", "--upstream", upstream, "--log-format", "json"]
+        if log_level:
+            argv += ["--log-level", log_level]
+        argv += list(args)
+        super().__init__(argv, "proxy")
+        try:
+            ev = self.wait_for(is_event("listening"), what="listening")
+            self.address = ev["address"]
+            host, _, port = self.address.rpartition(":")
+            self.host, self.port = host.strip("[]"), int(port)
+            if self.port == 0:
+                raise AssertionError("listening event shows port 0: " + json.dumps(ev))
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/"
+
+    def conn_of(self, sock_or_addr, timeout: float = TIMEOUT) -> int:
+        """The conn id of the client connection from this local address."""
+        if isinstance(sock_or_addr, socket.socket):
+            h, p = sock_or_addr.getsockname()[:2]
+            addr = f"{h}:{p}"
+        else:
+            addr = sock_or_addr
+        ev = self.wait_for(lambda e: e.get("event") == "conn_open" and e.get("client") == addr, timeout, f"conn_open from {addr}")
+        return ev["conn"]
+
+    def of_conn(self, conn: int, kind: Optional[str] = None) -> list:
+        return self.find(lambda e: e.get("conn") == conn and (kind is None or e.get("event") == kind))
+
+    def wait_conn_close(self, conn: int, timeout: float = TIMEOUT) -> dict:
+        return self.wait_for(is_event("conn_close", conn=conn), timeout, f"conn_close for conn {conn}")
+
+    def violations(self, conn: int, direction: Optional[str] = None) -> list:
+        """(rule, offset, frame_index, dir) of each violation, in log order."""
+        return [
+            (e.get("rule"), e.get("offset"), e.get("frame_index"), e.get("dir"))
+            for e in self.of_conn(conn, "violation")
+            if direction is None or e.get("dir") == direction
+        ]
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+
+# --- frames ------------------------------------------------------------------
+
+
+def apply_mask(payload: bytes, key: bytes) -> bytes:
+    if not payload:
+        return b""
+    n = len(payload)
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+def build_frame(
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask=None,
+    length_form: Optional[int] = None,
+    length: Optional[int] = None,
+) -> bytes:
+    """One frame, any header bits.
+
+    rsv: RSV1..RSV3 as bits 2..0 (RSV1 = 4). mask: None (MASK=0), a 4-byte
+    key, or True for a random key. length_form: 7, 16 or 64 to force the
+    length encoding (a longer form than needed gives a non-minimal length).
+    length: the length to declare, if not len(payload) (for truncated or
+    corrupt frames); any 64-bit value, MSB included.
+    """
+    if isinstance(payload, str):
+        payload = payload.encode()
+    if mask is True:
+        mask = os.urandom(4)
+    n = len(payload) if length is None else length
+    if length_form is None:
+        length_form = 7 if n < 126 else 16 if n < 65536 else 64
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0xF)
+    mbit = 0x80 if mask is not None else 0
+    if length_form == 7:
+        if n > 125:
+            raise ValueError("length does not fit the 7-bit form")
+        head = bytes([b0, mbit | n])
+    elif length_form == 16:
+        head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
+    elif length_form == 64:
+        head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
+    else:
+        raise ValueError(f"length_form {length_form}")
+    if mask is not None:
+        return head + bytes(mask) + apply_mask(payload, bytes(mask))
+    return head + payload
+
+
+def close_payload(code: Optional[int] = None, reason: bytes = b"") -> bytes:
+    if isinstance(reason, str):
+        reason = reason.encode()
+    return b"" if code is None else struct.pack("!H", code) + reason
+
+
+@dataclass
+class Frame:
+    fin: bool
+    rsv: int
+    opcode: int
+    masked: bool
+    length: int
+    payload: bytes  # unmasked
+    size: int  # bytes on the wire, header included
+    mask_key: Optional[bytes] = None
+    length_form: int = 7  # 7, 16 or 64: how the length was encoded
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return struct.unpack("!H", self.payload[:2])[0] if len(self.payload) >= 2 else None
+
+    @property
+    def close_reason(self) -> bytes:
+        return self.payload[2:]
+
+
+def parse_frame(buf: bytes) -> Optional[Frame]:
+    """The frame at the start of `buf`, or None when it is incomplete."""
+    if len(buf) < 2:
+        return None
+    b0, b1 = buf[0], buf[1]
+    n, pos = b1 & 0x7F, 2
+    form = 7 if n < 126 else 16 if n == 126 else 64
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, pos = struct.unpack("!H", buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, pos = struct.unpack("!Q", buf[2:10])[0], 10
+    masked = bool(b1 & 0x80)
+    key = b""
+    if masked:
+        if len(buf) < pos + 4:
+            return None
+        key, pos = buf[pos : pos + 4], pos + 4
+    if len(buf) < pos + n:
+        return None
+    payload = buf[pos : pos + n]
+    if masked:
+        payload = apply_mask(payload, key)
+    return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, masked, n, payload, pos + n, key if masked else None, form)
+
+
+def parse_frames(buf: bytes) -> "tuple[list, bytes]":
+    """All complete frames in `buf`, and the bytes left over."""
+    out = []
+    while True:
+        f = parse_frame(buf)
+        if f is None:
+            return out, buf
+        out.append(f)
+        buf = buf[f.size :]
+
+
+# --- frame vectors -------------------------------------------------------------
+
+
+@dataclass
+class Expect:
+    rule: str
+    offset: int
+    frame_index: int
+
+
+@dataclass
+class FrameVector:
+    """tests/vectors/frames/*.txt: hex bytes of one direction, '#' comments,
+    metadata lines as tests/inspect_util.h describes them."""
+
+    name: str
+    path: Path
+    sender: str = "client"
+    deflate: bool = False
+    max_message_size: int = 0
+    expect: list = field(default_factory=list)  # [Expect]
+    closes: list = field(default_factory=list)  # [(code, valid)]
+    data: bytes = b""
+
+    @property
+    def direction(self) -> str:
+        return C2S if self.sender == "client" else S2C
+
+    @property
+    def ends_mid_frame(self) -> bool:
+        return any(e.rule == "stream-ended-mid-frame" for e in self.expect)
+
+
+_EXPECT_RE = re.compile(r"^(\S+) @(\d+) #(\d+)$")
+
+
+def load_vector(path: Path) -> FrameVector:
+    text = Path(path).read_text()
+    v = FrameVector(name=Path(path).stem, path=Path(path))
+    hex_chars = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            key, sep, value = line[2:].partition(": ")
+            if sep:
+                if key == "sender":
+                    v.sender = "server" if value == "server" else "client"
+                elif key == "deflate":
+                    v.deflate = value == "yes"
+                elif key == "max-message-size":
+                    v.max_message_size = int(value)
+                elif key == "expect":
+                    m = _EXPECT_RE.match(value.strip())
+                    if not m:
+                        raise ValueError(f"{path}: bad expect line {line!r}")
+                    v.expect.append(Expect(m.group(1), int(m.group(2)), int(m.group(3))))
+                elif key == "close":
+                    code, state = value.split()
+                    v.closes.append((int(code), state == "valid"))
+        hex_chars.append(line.split("#", 1)[0])
+    digits = "".join("".join(hex_chars).split())
+    if len(digits) % 2 or not re.fullmatch(r"[0-9a-fA-F]*", digits):
+        raise ValueError(f"{path}: bad hex")
+    v.data = bytes.fromhex(digits)
+    return v
+
+
+def load_vectors() -> list:
+    return [load_vector(p) for p in sorted(VECTOR_DIR.glob("*.txt"))]
+
+
+# --- write patterns ------------------------------------------------------------
+
+BYTEWISE_LIMIT = 512  # byte-at-a-time only for short vectors
+
+
+def pieces(data: bytes, pattern: str, rng: Optional[random.Random] = None) -> list:
+    """`data` cut as one TCP write pattern: whole, bytewise or random."""
+    if pattern == "whole" or not data:
+        return [data]
+    if pattern == "bytewise":
+        return [data[i : i + 1] for i in range(len(data))]
+    if pattern == "random":
+        rng = rng or random.Random(0)
+        out, i = [], 0
+        while i < len(data):
+            n = rng.randint(1, max(1, min(len(data) - i, max(2, len(data) // 3))))
+            out.append(data[i : i + n])
+            i += n
+        return out
+    raise ValueError(pattern)
+
+
+# --- HTTP and the WebSocket handshake --------------------------------------------
+
+
+def make_key() -> str:
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def accept_for(key: str) -> str:
+    return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
+
+
+def upgrade_request(host: str, path: str = "/", key: Optional[str] = None, extensions: Optional[str] = None, extra: str = "") -> "tuple[bytes, str]":
+    key = key or make_key()
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if extensions:
+        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
+    head = "\r\n".join(lines) + "\r\n" + extra + "\r\n"
+    return head.encode(), key
+
+
+def response_101(key: str, extensions: Optional[str] = None) -> bytes:
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Accept: {accept_for(key)}",
+    ]
+    if extensions:
+        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@dataclass
+class HttpHead:
+    start: str
+    headers: list  # [(lowercase name, value)]
+    raw: bytes
+
+    def get(self, name: str, default=None):
+        for k, v in self.headers:
+            if k == name.lower():
+                return v
+        return default
+
+    @property
+    def status(self) -> int:
+        parts = self.start.split(" ", 2)
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def parse_head(raw: bytes) -> HttpHead:
+    text = raw.decode("latin-1")
+    lines = text.split("\r\n")
+    headers = []
+    for line in lines[1:]:
+        if line:
+            k, _, v = line.partition(":")
+            headers.append((k.strip().lower(), v.strip()))
+    return HttpHead(lines[0], headers, raw)
+
+
+# --- raw TCP peers -------------------------------------------------------------
+
+
+class RawConn:
+    """One TCP connection with a receive buffer, for crafted bytes."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.eof = False
+        self.reset_seen = False  # the peer reset the connection
+        self.sent = bytearray()  # everything written, for byte-exact checks
+
+    # writing
+
+    def send(self, data: bytes, pattern: str = "whole", rng: Optional[random.Random] = None, gap: float = 0.0) -> None:
+        """Writes `data` in the pieces of `pattern`, pausing between them so
+        that the pieces reach the other side as separate reads."""
+        parts = pieces(data, pattern, rng)
+        if gap == 0.0 and pattern != "whole":
+            gap = 0.001
+        for i, p in enumerate(parts):
+            self.sock.sendall(p)
+            self.sent += p
+            if gap and i + 1 < len(parts):
+                time.sleep(gap if rng is None else rng.uniform(0, 2 * gap))
+
+    def shutdown_write(self) -> None:
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def reset(self) -> None:
+        """Close with SO_LINGER 0: the peer sees a TCP RST."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    # reading
+
+    def _fill(self, deadline: float, size: int = 65536) -> bool:
+        """Reads once; False on EOF or reset (sets eof)."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("read timed out")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(size)
+        except socket.timeout:
+            raise TimeoutError("read timed out")
+        except ConnectionResetError:
+            chunk = b""
+            self.reset_seen = True
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def recv_exact(self, n: int, timeout: float = TIMEOUT) -> bytes:
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if self.eof or not self._fill(deadline):
+                raise EOFError(f"EOF after {len(self.buf)} of {n} bytes")
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def recv_until_eof(self, timeout: float = TIMEOUT, limit: int = 1 << 26) -> bytes:
+        deadline = time.monotonic() + timeout
+        while not self.eof and len(self.buf) < limit:
+            self._fill(deadline)
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
+
+    def wait_eof(self, timeout: float = TIMEOUT) -> bytes:
+        """Discards nothing: returns what arrived until the peer closed."""
+        return self.recv_until_eof(timeout)
+
+    def recv_head(self, timeout: float = TIMEOUT) -> HttpHead:
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            if self.eof or not self._fill(deadline):
+                raise EOFError(f"EOF inside an HTTP head: {bytes(self.buf)[:200]!r}")
+        i = self.buf.index(b"\r\n\r\n") + 4
+        raw = bytes(self.buf[:i])
+        del self.buf[:i]
+        return parse_head(raw)
+
+    def recv_frame(self, timeout: float = TIMEOUT) -> Frame:
+        deadline = time.monotonic() + timeout
+        while True:
+            f = parse_frame(bytes(self.buf))
+            if f is not None:
+                del self.buf[: f.size]
+                return f
+            if self.eof or not self._fill(deadline):
+                raise EOFError(f"EOF inside a frame: {bytes(self.buf)[:40].hex()}")
+
+    def recv_close_frame(self, timeout: float = TIMEOUT) -> Frame:
+        """Skips frames until a close frame arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(0.01, deadline - time.monotonic()))
+            if f.opcode == OP_CLOSE:
+                return f
+
+    def recv_http_response(self, timeout: float = TIMEOUT) -> bytes:
+        """One complete HTTP/1.1 response (Content-Length or chunked), raw."""
+        deadline = time.monotonic() + timeout
+        head = self.recv_head(timeout)
+        out = bytearray(head.raw)
+        if head.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                while b"\r\n" not in self.buf:
+                    if not self._fill(deadline):
+                        raise EOFError("EOF in chunk size")
+                line_end = self.buf.index(b"\r\n") + 2
+                size = int(bytes(self.buf[: line_end - 2]).split(b";")[0], 16)
+                chunk = self.recv_exact(line_end + size + 2, max(0.01, deadline - time.monotonic()))
+                out += chunk
+                if size == 0:
+                    return bytes(out)
+        n = int(head.get("content-length", "0"))
+        out += self.recv_exact(n, max(0.01, deadline - time.monotonic()))
+        return bytes(out)
+
+
+class RawClient:
+    """Connects and, for a WebSocket, sends a valid upgrade request."""
+
+    @staticmethod
+    def connect(host: str, port: int, timeout: float = TIMEOUT) -> RawConn:
+        s = socket.create_connection((host, port), timeout=timeout)
+        return RawConn(s)
+
+    @staticmethod
+    def websocket(host: str, port: int, path: str = "/", deflate: bool = False, timeout: float = TIMEOUT) -> "tuple[RawConn, HttpHead]":
+        """A connection past a verified 101; returns it and the response head."""
+        c = RawClient.connect(host, port, timeout)
+        req, key = upgrade_request(f"{host}:{port}", path, extensions="permessage-deflate" if deflate else None)
+        c.sock.sendall(req)
+        head = c.recv_head(timeout)
+        if head.status != 101:
+            c.close()
+            raise AssertionError(f"expected 101, got {head.start!r}")
+        if head.get("sec-websocket-accept") != accept_for(key):
+            c.close()
+            raise AssertionError(f"bad Sec-WebSocket-Accept in {head.raw!r}")
+        if deflate and "permessage-deflate" not in (head.get("sec-websocket-extensions") or ""):
+            c.close()
+            raise AssertionError(f"permessage-deflate not accepted: {head.raw!r}")
+        return c, head
+
+
+class RawUpstream:
+    """A listening socket on 127.0.0.1:0 standing in for a WebSocket server."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((HOST, 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.address = f"{HOST}:{self.port}"
+        self.accepted: list = []
+
+    def accept(self, timeout: float = TIMEOUT) -> RawConn:
+        self.listener.settimeout(timeout)
+        try:
+            s, _ = self.listener.accept()
+        except socket.timeout:
+            raise TimeoutError("no connection reached the upstream")
+        s.settimeout(None)
+        c = RawConn(s)
+        self.accepted.append(c)
+        return c
+
+    def accept_websocket(self, deflate: bool = False, timeout: float = TIMEOUT) -> "tuple[RawConn, HttpHead]":
+        """Accepts, reads the upgrade request and answers a valid 101 (with
+        permessage-deflate when `deflate` and the client offered it)."""
+        c = self.accept(timeout)
+        req = c.recv_head(timeout)
+        key = req.get("sec-websocket-key")
+        if not key:
+            raise AssertionError(f"no Sec-WebSocket-Key in {req.raw!r}")
+        ext = None
+        if deflate and "permessage-deflate" in (req.get("sec-websocket-extensions") or ""):
+            ext = "permessage-deflate"
+        c.sock.sendall(response_101(key, ext))
+        return c, req
+
+    def close(self) -> None:
+        for c in self.accepted:
+            c.close()
+        self.listener.close()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class RawSession:
+    """A raw client and a raw server with a WebSocket between them: the client
+    connects to `proxy` when given (whose --upstream is `upstream`), else
+    straight to `upstream`. close() closes the two connections only."""
+
+    def __init__(self, upstream: RawUpstream, proxy: Optional[Proxy] = None, deflate: bool = False, path: str = "/"):
+        self.upstream, self.proxy = upstream, proxy
+        self.client: Optional[RawConn] = None
+        self.server: Optional[RawConn] = None
+        self.conn: Optional[int] = None
+        host, port = (proxy.host, proxy.port) if proxy else (HOST, upstream.port)
+        try:
+            # The request waits in the socket buffers until the upstream
+            # accepts, so one thread drives both ends.
+            self.client = RawClient.connect(host, port)
+            req, key = upgrade_request(f"{host}:{port}", path, extensions="permessage-deflate" if deflate else None)
+            self.client.sock.sendall(req)
+            self.server, self.request = upstream.accept_websocket(deflate=deflate)
+            self.response = self.client.recv_head()
+            if self.response.status != 101 or self.response.get("sec-websocket-accept") != accept_for(key):
+                raise AssertionError(f"bad handshake response {self.response.raw!r}")
+            if proxy:
+                self.conn = proxy.conn_of(self.client.sock)
+        except BaseException:
+            self.close()
+            raise
+
+    def ends(self, sender: str) -> "tuple[RawConn, RawConn]":
+        """(sending end, receiving end) for sender 'client' or 'server'."""
+        return (self.client, self.server) if sender == "client" else (self.server, self.client)
+
+    def close(self) -> None:
+        for c in (self.client, self.server):
+            if c:
+                c.close()
+
+
+# --- real peers (tests/peers) ----------------------------------------------------
+
+
+def peers_available() -> bool:
+    return (PEERS_DIR / "node_modules" / "ws").is_dir()
+
+
+class PeerServer(JsonLineProcess):
+    """tests/peers/ws_server.js or py_peer.py server; first line `listening`."""
+
+    def __init__(self, kind: str, *args):
+        if kind == "node":
+            argv = [NODE, PEERS_DIR / "ws_server.js", *args]
+        else:
+            argv = [PYTHON, PEERS_DIR / "py_peer.py", "server", *args]
+        super().__init__(argv, f"{kind}-server", cwd=PEERS_DIR)
+        self.kind = kind
+        try:
+            ev = self.wait_for(is_event("listening"), what="listening")
+            self.port = int(ev["port"])
+            self.address = f"{HOST}:{self.port}"
+        except BaseException:
+            self.stop()
+            raise
+
+    def observations(self) -> list:
+        return [e for e in self.snapshot() if e.get("event") != "listening"]
+
+
+def run_peer_client(kind: str, url: str, *args, timeout: float = 30.0) -> "tuple[int, list, str]":
+    """Runs tests/peers/ws_client.js or py_peer.py client to completion.
+    Returns (exit code, observations, stderr)."""
+    if kind == "node":
+        argv = [NODE, PEERS_DIR / "ws_client.js", "--url", url, *args]
+    else:
+        argv = [PYTHON, PEERS_DIR / "py_peer.py", "client", "--url", url, *args]
+    p = JsonLineProcess(argv, f"{kind}-client", cwd=PEERS_DIR)
+    try:
+        rc = p.wait_exit(timeout)
+    except subprocess.TimeoutExpired:
+        p.stop()
+        raise AssertionError(f"{kind} client did not finish in {timeout}s\n" + p.describe())
+    p.stop()
+    return rc, p.snapshot(), "\n".join(p.stderr_lines)
+
+
+def sha256(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
