@@ -846,21 +846,31 @@ class PeerServer(JsonLineProcess):
         return [e for e in self.snapshot() if e.get("event") != "listening"]
 
 
-def run_peer_client(kind: str, url: str, *args, timeout: float = 30.0) -> "tuple[int, list, str]":
-    """Runs tests/peers/ws_client.js or py_peer.py client to completion.
-    Returns (exit code, observations, stderr)."""
+def start_peer_client(kind: str, url: str, *args) -> JsonLineProcess:
+    """Starts tests/peers/ws_client.js or py_peer.py client in the background."""
     if kind == "node":
         argv = [NODE, PEERS_DIR / "ws_client.js", "--url", url, *args]
     else:
         argv = [PYTHON, PEERS_DIR / "py_peer.py", "client", "--url", url, *args]
-    p = JsonLineProcess(argv, f"{kind}-client", cwd=PEERS_DIR)
+    return JsonLineProcess(argv, f"{kind}-client", cwd=PEERS_DIR)
+
+
+def finish_peer(p: JsonLineProcess, timeout: float = 30.0) -> int:
+    """Waits for a peer process to exit by itself; kills it on timeout."""
     try:
         rc = p.wait_exit(timeout)
     except subprocess.TimeoutExpired:
         p.stop()
-        raise AssertionError(f"{kind} client did not finish in {timeout}s\n" + p.describe())
+        raise AssertionError(f"{p.name} did not finish in {timeout}s\n" + p.describe())
     p.stop()
-    return rc, p.snapshot(), "\n".join(p.stderr_lines)
+    return rc
+
+
+def run_peer_client(kind: str, url: str, *args, timeout: float = 30.0) -> "tuple[int, list]":
+    """Runs a peer client to completion: (exit code, observations)."""
+    p = start_peer_client(kind, url, *args)
+    rc = finish_peer(p, timeout)
+    return rc, p.snapshot()
 
 
 def sha256(b: bytes) -> str:

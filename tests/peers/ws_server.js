@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// A Node `ws` server for the wsinspect integration tests.
+//
+// Prints one JSON object per line: {"event":"listening","port":N} first, then
+// what it observes (open, message, pong, error, close). It echoes every data
+// message except these text commands:
+//   "close CODE REASON"  close with CODE and REASON
+//   "ping-me"            ping with "srv-ping"; on the pong send "got pong"
+//   "fragment-me"        send the text "server fragments" in three frames
+// Options: --port N (default 0), --deflate on|off (default: ws's default, off),
+// --once (exit after the first connection closes).
+'use strict';
+
+const { WebSocketServer } = require('ws');
+
+function parseArgs(argv) {
+  const opts = { port: 0, deflate: undefined, once: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--port') opts.port = Number(argv[++i]);
+    else if (a === '--deflate') opts.deflate = argv[++i] === 'on';
+    else if (a === '--once') opts.once = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+function log(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function logMessage(data, isBinary) {
+  if (isBinary) log({ event: 'message', type: 'binary', hex: Buffer.from(data).toString('hex') });
+  else log({ event: 'message', type: 'text', data: data.toString('utf8') });
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const serverOpts = { host: '127.0.0.1', port: opts.port };
+if (opts.deflate !== undefined) serverOpts.perMessageDeflate = opts.deflate;
+const wss = new WebSocketServer(serverOpts);
+
+wss.on('listening', () => log({ event: 'listening', port: wss.address().port }));
+
+wss.on('connection', (ws, req) => {
+  log({ event: 'open', path: req.url.split('?')[0], extensions: ws.extensions });
+  ws.on('message', (data, isBinary) => {
+    logMessage(data, isBinary);
+    const text = isBinary ? null : data.toString('utf8');
+    if (text !== null && text.startsWith('close ')) {
+      const [, code, ...reason] = text.split(' ');
+      ws.close(Number(code), reason.join(' '));
+    } else if (text === 'ping-me') {
+      ws.ping('srv-ping');
+    } else if (text === 'fragment-me') {
+      ws.send('server ', { fin: false });
+      ws.send('frag', { fin: false });
+      ws.send('ments', { fin: true });
+    } else {
+      ws.send(data, { binary: isBinary });
+    }
+  });
+  ws.on('pong', (data) => {
+    log({ event: 'pong', data: data.toString('utf8') });
+    ws.send('got pong');
+  });
+  ws.on('error', (err) => log({ event: 'error', code: err.code || '', message: err.message }));
+  ws.on('close', (code, reason) => {
+    log({ event: 'close', code, reason: reason.toString('utf8') });
+    if (opts.once) wss.close(() => process.exit(0));
+  });
+});
+
+process.on('SIGTERM', () => process.exit(0));
