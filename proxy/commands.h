@@ -2,9 +2,13 @@
 // streams. Each returns the process exit status.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
+
+#include <uv.h>
 
 namespace wsi {
 
@@ -27,5 +31,19 @@ struct DecodeOptions {
 // `wsinspect decode`: 0 when no error-severity violation, 1 when one, 2 for
 // usage or input errors.
 int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err);
+
+struct ProxyConfig;
+class Server;
+
+// Hooks for commands that run more on the proxy's loop (`demo`).
+struct ProxyHooks {
+  std::function<void(uv_loop_t*, Server&)> on_ready;  // listening, before the loop runs
+  std::function<void()> on_stopped;                   // the last session ended after shutdown
+};
+
+// `wsinspect proxy`: runs until SIGINT/SIGTERM. Exit status: 0 after a clean
+// shutdown, 1 when it cannot start (address in use, log file), 2 for a bad
+// setting, 3 when a second signal cut the drain short.
+int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks = {});
 
 }  // namespace wsi

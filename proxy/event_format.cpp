@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "parser/close_codes.h"
+#include "parser/http_parser.h"
 #include "parser/utf8.h"
 
 namespace wsi {
@@ -58,6 +59,14 @@ std::string escape_bytes(std::span<const uint8_t> bytes, size_t limit) {
   }
   if (n < bytes.size()) out += "...";
   return out;
+}
+
+bool is_secret_header(std::string_view name) {
+  static constexpr std::string_view kSecrets[] = {"authorization", "proxy-authorization", "cookie",
+                                                  "set-cookie", "sec-websocket-key"};
+  for (std::string_view s : kSecrets)
+    if (iequals(name, s)) return true;
+  return false;
 }
 
 std::string hex_bytes(std::span<const uint8_t> bytes) {

@@ -23,6 +23,10 @@ inline std::string escape_text(std::string_view s, size_t limit = SIZE_MAX) {
   return escape_bytes({reinterpret_cast<const uint8_t*>(s.data()), s.size()}, limit);
 }
 
+// Headers whose values are secrets: Authorization, Proxy-Authorization,
+// Cookie, Set-Cookie, Sec-WebSocket-Key. Logs show them as "[redacted]".
+bool is_secret_header(std::string_view name);
+
 // "82 85 37 fa 21 3d": the bytes as lower-case hex separated by spaces.
 std::string hex_bytes(std::span<const uint8_t> bytes);
 

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "proxy/commands.h"
+#include "proxy/config.h"
 
 namespace {
 
@@ -19,6 +20,15 @@ int main(int argc, char** argv) {
   CLI::App app{kDescription, "wsinspect"};
   app.set_version_flag("--version", std::string("wsinspect ") + WSI_VERSION);
   app.require_subcommand(1);
+
+  CLI::App* proxy = app.add_subcommand(
+      "proxy", "Relay WebSocket (and plain HTTP) traffic byte-exact and inspect both directions");
+  wsi::ProxyOptions proxy_opts(*proxy);
+  proxy->footer(
+      "Every setting can also come from a TOML file (--config; see configs/wsinspect.toml); a\n"
+      "flag overrides the file. --upstream builtin:echo runs a built-in echo WebSocket server.\n"
+      "Exit status: 0 after SIGINT/SIGTERM and a clean drain, 1 when the proxy cannot start,\n"
+      "2 for a bad setting, 3 when a second signal cut the drain short.");
 
   wsi::DecodeOptions dec;
   CLI::App* decode = app.add_subcommand(
@@ -64,6 +74,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (*proxy) {
+    std::string error;
+    const std::optional<wsi::ProxyConfig> cfg = proxy_opts.resolve(error);
+    if (!cfg) {
+      std::cerr << "wsinspect proxy: " << error << '\n';
+      return 2;
+    }
+    return wsi::run_proxy(*cfg, std::cerr);
+  }
   if (*decode) {
     dec.permessage_deflate = decode->count("--permessage-deflate") > 0;
     return wsi::run_decode(dec, std::cout, std::cerr);

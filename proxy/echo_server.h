@@ -1,0 +1,41 @@
+// The built-in echo WebSocket server (--upstream builtin:echo): answers the
+// upgrade, echoes every data frame back as it came (same opcode and
+// fragmentation, unmasked), answers pings, completes the close handshake, and
+// fails the connection with the right close code on a protocol violation, as
+// a strict server would.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+namespace wsi {
+
+class EchoConnection;
+
+class EchoServer {
+ public:
+  explicit EchoServer(uv_loop_t* loop);
+  ~EchoServer();
+  // Listens on 127.0.0.1 with an ephemeral port.
+  bool listen(std::string& error);
+  uint16_t port() const { return port_; }
+  // Stops listening and closes every connection.
+  void close();
+
+  void connection_done(EchoConnection* c);
+  uv_loop_t* loop() const { return loop_; }
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+
+  uv_loop_t* loop_;
+  uv_tcp_t listener_;
+  bool open_ = false;
+  uint16_t port_ = 0;
+  std::unordered_set<EchoConnection*> conns_;
+};
+
+}  // namespace wsi

@@ -1,0 +1,167 @@
+#include "proxy/proxy_server.h"
+
+#include <cstring>
+
+#include "proxy/session.h"
+
+namespace wsi {
+
+std::string format_address(const struct sockaddr* sa) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    uv_ip4_name(in, ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    uv_ip6_name(in6, ip, sizeof ip);
+    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "?";
+}
+
+Server::Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log)
+    : loop_(loop), cfg_(cfg), log_(log), read_buf_(new char[kReadBufferSize]) {}
+
+Server::~Server() = default;
+
+void Server::set_upstream(std::string host, uint16_t port) {
+  upstream_host_ = std::move(host);
+  upstream_port_ = port;
+  upstream_label_ = (upstream_host_.find(':') != std::string::npos ? "[" + upstream_host_ + "]"
+                                                                   : upstream_host_) +
+                    ":" + std::to_string(port);
+}
+
+bool Server::listen(std::string& error) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(cfg_.listen, host, port)) {
+    error = "--listen " + cfg_.listen + ": expected HOST:PORT";
+    return false;
+  }
+  sockaddr_storage addr{};
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    if (host == "localhost") {
+      uv_ip4_addr("127.0.0.1", port, reinterpret_cast<sockaddr_in*>(&addr));
+    } else {
+      error = "--listen " + cfg_.listen + ": the host must be an IP address (or localhost)";
+      return false;
+    }
+  }
+  uv_tcp_init(loop_, &listener_);
+  listener_.data = this;
+  listening_ = true;
+  int rc = uv_tcp_bind(&listener_, reinterpret_cast<sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, on_connection);
+  if (rc != 0) {
+    error = "cannot listen on " + cfg_.listen + ": " + uv_strerror(rc);
+    return false;
+  }
+  sockaddr_storage bound{};
+  int len = sizeof bound;
+  uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  bound_ = format_address(reinterpret_cast<sockaddr*>(&bound));
+  return true;
+}
+
+void Server::on_connection(uv_stream_t* listener, int status) {
+  Server* self = static_cast<Server*>(listener->data);
+  if (status < 0 || self->shutting_down_) return;
+  Session* s = new Session(*self, self->next_id_++);
+  self->sessions_.insert(s);
+  if (uv_accept(listener, s->client_stream()) != 0) {
+    s->abort_before_start();
+    return;
+  }
+  if (self->sessions_.size() > self->cfg_.max_connections) {
+    self->stats_.refused++;
+    nlohmann::ordered_json j = {{"event", "conn_refused"},
+                                {"reason", "max_connections"},
+                                {"limit", self->cfg_.max_connections}};
+    self->log_.emit(EventLevel::warn, s->id(), j,
+                    "connection refused: " + std::to_string(self->cfg_.max_connections) +
+                        " connections already open (--max-connections)");
+    s->abort_before_start();
+    return;
+  }
+  self->stats_.accepted++;
+  s->start();
+}
+
+void Server::session_done(Session* s) {
+  sessions_.erase(s);
+  delete s;
+  maybe_stop();
+}
+
+void Server::begin_shutdown(const char* signal_name) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  nlohmann::ordered_json j = {{"event", "shutdown"},
+                              {"signal", signal_name},
+                              {"open_connections", sessions_.size()},
+                              {"drain_ms", cfg_.drain_timeout_ms}};
+  log_.emit(EventLevel::info, 0, j,
+            std::string(signal_name) + ": no longer accepting; " +
+                std::to_string(sessions_.size()) + " open connection(s) get " +
+                std::to_string(cfg_.drain_timeout_ms) + " ms to finish");
+  if (listening_) {
+    listening_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  }
+  if (sessions_.empty()) {
+    maybe_stop();
+    return;
+  }
+  if (cfg_.drain_timeout_ms == 0) return;  // no limit: wait for every session to end
+  uv_timer_init(loop_, &drain_timer_);
+  drain_timer_.data = this;
+  drain_timer_open_ = true;
+  uv_timer_start(&drain_timer_, on_drain_timer, cfg_.drain_timeout_ms, 0);
+}
+
+void Server::on_drain_timer(uv_timer_t* t) {
+  Server* self = static_cast<Server*>(t->data);
+  nlohmann::ordered_json j = {{"event", "shutdown"},
+                              {"phase", "forced"},
+                              {"open_connections", self->sessions_.size()}};
+  self->log_.emit(EventLevel::warn, 0, j,
+                  "drain time over: ending " + std::to_string(self->sessions_.size()) +
+                      " open connection(s)");
+  self->end_sessions(self->cfg_.shutdown_close_frames);
+}
+
+void Server::force_shutdown() {
+  shutting_down_ = true;
+  if (listening_) {
+    listening_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  }
+  end_sessions(false);
+  maybe_stop();
+}
+
+void Server::end_sessions(bool close_frames) {
+  // shut_down() may free nothing synchronously, but iterate over a copy anyway.
+  std::vector<Session*> all(sessions_.begin(), sessions_.end());
+  for (Session* s : all) s->shut_down(close_frames);
+  if (drain_timer_open_) {
+    drain_timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  }
+}
+
+void Server::maybe_stop() {
+  if (!shutting_down_ || !sessions_.empty() || stopped_) return;
+  stopped_ = true;
+  if (drain_timer_open_) {
+    drain_timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  }
+  if (on_stopped) on_stopped();
+}
+
+}  // namespace wsi

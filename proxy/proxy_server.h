@@ -1,0 +1,89 @@
+// Server: the listening socket and the set of live sessions on one libuv loop.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "proxy/config.h"
+#include "proxy/event_log.h"
+
+namespace wsi {
+
+class Session;
+
+struct ServerStats {
+  uint64_t accepted = 0;
+  uint64_t refused = 0;          // over max_connections
+  uint64_t upstream_errors = 0;
+  uint64_t violations = 0;
+  uint64_t handshake_findings = 0;
+};
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log);
+  ~Server();
+
+  // Where sessions connect: host (name or address) and port.
+  void set_upstream(std::string host, uint16_t port);
+  // Binds and listens on cfg.listen; logs the `listening` event. False with
+  // `error` set when the address cannot be used.
+  bool listen(std::string& error);
+  // Stops accepting; sessions get drain_timeout_ms to finish, then are ended.
+  void begin_shutdown(const char* signal_name);
+  // Ends every session now.
+  void force_shutdown();
+  bool shutting_down() const { return shutting_down_; }
+  size_t open_sessions() const { return sessions_.size(); }
+  std::string bound_address() const { return bound_; }
+
+  // For sessions.
+  uv_loop_t* loop() const { return loop_; }
+  const ProxyConfig& config() const { return cfg_; }
+  EventLog& log() { return log_; }
+  ServerStats& stats() { return stats_; }
+  const std::string& upstream_host() const { return upstream_host_; }
+  uint16_t upstream_port() const { return upstream_port_; }
+  const std::string& upstream_label() const { return upstream_label_; }
+  // The loop's single read buffer: every read lands here and is forwarded or
+  // copied before the read callback returns.
+  char* read_buffer() { return read_buf_.get(); }
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+  void session_done(Session* s);
+  // Called once when shutting down and the last session has ended.
+  std::function<void()> on_stopped;
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_drain_timer(uv_timer_t* t);
+  void end_sessions(bool close_frames);
+  void maybe_stop();
+
+  uv_loop_t* loop_;
+  const ProxyConfig& cfg_;
+  EventLog& log_;
+  uv_tcp_t listener_;
+  bool listening_ = false;
+  uv_timer_t drain_timer_;
+  bool drain_timer_open_ = false;
+  bool shutting_down_ = false;
+  bool stopped_ = false;
+  std::unique_ptr<char[]> read_buf_;
+  std::unordered_set<Session*> sessions_;
+  uint64_t next_id_ = 1;
+  std::string upstream_host_;
+  uint16_t upstream_port_ = 0;
+  std::string upstream_label_;
+  std::string bound_;
+  ServerStats stats_;
+};
+
+// "127.0.0.1:8080" or "[::1]:8080" from a socket address.
+std::string format_address(const struct sockaddr* sa);
+
+}  // namespace wsi

@@ -1,0 +1,435 @@
+// Session: the relay itself (reads, writes, backpressure, half-close, resets),
+// the upstream connection and the timers. HTTP and WebSocket tracking lives in
+// session_http.cpp, logging in session_report.cpp.
+#include "proxy/session.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "proxy/proxy_server.h"
+
+namespace wsi {
+
+struct Session::WriteReq {
+  uv_write_t req;
+  Session* session;
+  Side* to;
+  Side* from;
+  size_t len;
+  char data[];
+};
+
+Session::Session(Server& server, uint64_t id) : server_(server), id_(id) {
+  client_.session = upstream_.session = this;
+  client_.is_client = true;
+  uv_tcp_init(server_.loop(), &client_.tcp);
+  client_.tcp.data = &client_;
+  client_.open = true;
+  refs_ = 1;
+}
+
+Session::~Session() = default;
+
+void Session::release_ref() {
+  if (--refs_ == 0) server_.session_done(this);
+}
+
+void Session::abort_before_start() {
+  ending_ = true;
+  close_side(client_, false);
+}
+
+uint64_t Session::now_ms() const { return uv_now(server_.loop()); }
+
+void Session::start() {
+  started_ms_ = last_activity_ms_ = now_ms();
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  if (uv_tcp_getpeername(&client_.tcp, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+    client_addr_ = format_address(reinterpret_cast<sockaddr*>(&peer));
+  uv_tcp_nodelay(&client_.tcp, 1);
+  log_conn_open();
+
+  uv_timer_init(server_.loop(), &timer_);
+  timer_.data = this;
+  timer_open_ = true;
+  ++refs_;
+
+  // Numeric addresses need no resolver.
+  sockaddr_storage addr{};
+  const std::string& host = server_.upstream_host();
+  const int port = server_.upstream_port();
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0 ||
+      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0) {
+    addrs_.push_back(addr);
+    init_upstream_and_connect();
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const std::string port_str = std::to_string(port);
+    resolve_req_.data = this;
+    const int rc = uv_getaddrinfo(server_.loop(), &resolve_req_, on_resolved, host.c_str(),
+                                  port_str.c_str(), &hints);
+    if (rc < 0) {
+      upstream_failed("resolve", rc, 502);
+    } else {
+      resolving_ = true;
+      ++refs_;
+    }
+  }
+  arm_timer();
+}
+
+void Session::on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res) {
+  Session* s = static_cast<Session*>(req->data);
+  s->resolving_ = false;
+  if (!s->ending_) {
+    if (status < 0) {
+      s->upstream_failed("resolve", status, 502);
+    } else {
+      for (addrinfo* a = res; a; a = a->ai_next) {
+        sockaddr_storage st{};
+        std::memcpy(&st, a->ai_addr, a->ai_addrlen);
+        s->addrs_.push_back(st);
+      }
+      s->init_upstream_and_connect();
+    }
+  }
+  if (res) uv_freeaddrinfo(res);
+  s->release_ref();
+}
+
+void Session::init_upstream_and_connect() {
+  if (next_addr_ >= addrs_.size()) {
+    upstream_failed("connect", last_connect_error_ ? last_connect_error_ : UV_EADDRNOTAVAIL, 502);
+    return;
+  }
+  uv_tcp_init(server_.loop(), &upstream_.tcp);
+  upstream_.tcp.data = &upstream_;
+  upstream_.open = true;
+  ++refs_;
+  connect_next();
+}
+
+void Session::connect_next() {
+  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&addrs_[next_addr_++]);
+  connect_req_.data = this;
+  const int rc = uv_tcp_connect(&connect_req_, &upstream_.tcp, addr, on_connect);
+  if (rc < 0) {
+    last_connect_error_ = rc;
+    reconnect_on_close_ = true;
+    close_side(upstream_, false);
+    return;
+  }
+  connecting_ = true;
+  ++refs_;
+}
+
+void Session::on_connect(uv_connect_t* req, int status) {
+  Session* s = static_cast<Session*>(req->data);
+  s->connecting_ = false;
+  if (!s->ending_ && !s->failed_reply_) {
+    if (status < 0) {
+      // Try the next address once this handle has closed.
+      s->last_connect_error_ = status;
+      s->reconnect_on_close_ = true;
+      s->close_side(s->upstream_, false);
+    } else {
+      s->upstream_ready_ = true;
+      uv_tcp_nodelay(&s->upstream_.tcp, 1);
+      s->start_reading(s->client_);
+      s->start_reading(s->upstream_);
+      s->arm_timer();
+    }
+  }
+  s->release_ref();
+}
+
+void Session::upstream_failed(const char* stage, int status, int http_status) {
+  if (failed_reply_ || ending_) return;
+  failed_reply_ = true;
+  failed_at_ms_ = now_ms();
+  end_cause_ = EndCause::upstream_unreachable;
+  server_.stats().upstream_errors++;
+  nlohmann::ordered_json j = {{"event", "upstream_error"},
+                              {"upstream", server_.upstream_label()},
+                              {"stage", stage},
+                              {"error", uv_strerror(status)},
+                              {"status", http_status}};
+  server_.log().emit(EventLevel::warn, id_, j,
+                     "upstream " + server_.upstream_label() + " unreachable (" + stage +
+                         "): " + uv_strerror(status) + "; answering the client with " +
+                         std::to_string(http_status));
+  if (upstream_.open) close_side(upstream_, false);
+  std::string body = "wsinspect: upstream " + server_.upstream_label() + " " +
+                     (http_status == 504 ? "timed out" : "unreachable") + " (" + stage +
+                     "): " + uv_strerror(status) + "\n";
+  reply_and_close(http_status, body);
+}
+
+void Session::reply_and_close(int status, const std::string& body) {
+  const char* reason = status == 504 ? "Gateway Timeout" : "Bad Gateway";
+  const std::string resp = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                           "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  // Read (and discard) what the client sends, so closing does not reset the
+  // connection before it has read the answer.
+  start_reading(client_);
+  forward(upstream_, client_, resp.data(), resp.size());
+  send_fin(client_);
+  arm_timer();
+}
+
+// ---- relay ---------------------------------------------------------------
+
+void Session::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  Side* side = static_cast<Side*>(h->data);
+  buf->base = side->session->server_.read_buffer();
+  buf->len = Server::kReadBufferSize;
+}
+
+void Session::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Side* side = static_cast<Side*>(s->data);
+  side->session->handle_read(*side, nread, buf);
+}
+
+void Session::handle_read(Side& from, ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0 || ending_) return;
+  if (nread > 0) {
+    last_activity_ms_ = now_ms();
+    from.bytes_from += static_cast<uint64_t>(nread);
+    if (failed_reply_) return;  // the client's request goes nowhere
+    forward(from, other(from), buf->base, static_cast<size_t>(nread));
+    if (ending_ || !server_.config().inspect) return;
+    const uint8_t* data = reinterpret_cast<const uint8_t*>(buf->base);
+    if (from.is_client)
+      inspect_client(data, static_cast<size_t>(nread));
+    else
+      inspect_server(data, static_cast<size_t>(nread));
+    return;
+  }
+  if (nread == UV_EOF) {
+    from.eof = true;
+    stop_reading(from);
+    if (failed_reply_) {
+      end(EndCause::upstream_unreachable, false, false);
+      return;
+    }
+    if (end_cause_ == EndCause::none)
+      end_cause_ = from.is_client ? EndCause::client_fin : EndCause::server_fin;
+    StreamInspector* insp = from.is_client ? client_insp_.get() : server_insp_.get();
+    if (insp) insp->finish();
+    send_fin(other(from));
+    maybe_finish_after_eof();
+    return;
+  }
+  // A reset or another error: pass it on as a reset.
+  const EndCause cause = from.is_client ? EndCause::client_reset : EndCause::server_reset;
+  if (end_cause_ == EndCause::none || end_cause_ == EndCause::client_fin ||
+      end_cause_ == EndCause::server_fin)
+    end_cause_ = cause;
+  StreamInspector* insp = from.is_client ? client_insp_.get() : server_insp_.get();
+  if (insp) insp->finish();
+  end(cause, !from.is_client, from.is_client);
+}
+
+void Session::forward(Side& from, Side& to, const char* data, size_t len) {
+  if (!to.open || to.shutdown_sent) return;
+  if (to.queued == 0) {
+    uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&to.tcp), &b, 1);
+    if (n == static_cast<int>(len)) return;
+    if (n < 0 && n != UV_EAGAIN) {
+      const EndCause cause = to.is_client ? EndCause::client_reset : EndCause::server_reset;
+      if (end_cause_ == EndCause::none) end_cause_ = cause;
+      end(cause, !to.is_client, to.is_client);
+      return;
+    }
+    if (n > 0) {
+      data += n;
+      len -= static_cast<size_t>(n);
+    }
+  }
+  WriteReq* w = static_cast<WriteReq*>(std::malloc(sizeof(WriteReq) + len));
+  if (!w) std::abort();
+  w->session = this;
+  w->to = &to;
+  w->from = &from;
+  w->len = len;
+  std::memcpy(w->data, data, len);
+  uv_buf_t b = uv_buf_init(w->data, static_cast<unsigned>(len));
+  const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&to.tcp), &b, 1, on_write);
+  if (rc < 0) {
+    std::free(w);
+    const EndCause cause = to.is_client ? EndCause::client_reset : EndCause::server_reset;
+    if (end_cause_ == EndCause::none) end_cause_ = cause;
+    end(cause, !to.is_client, to.is_client);
+    return;
+  }
+  ++refs_;
+  to.queued += len;
+  if (to.queued > server_.config().high_watermark && from.reading) {
+    stop_reading(from);
+    from.paused = true;
+  }
+}
+
+void Session::on_write(uv_write_t* req, int status) {
+  WriteReq* w = reinterpret_cast<WriteReq*>(req);
+  Session* s = w->session;
+  Side& to = *w->to;
+  Side& from = *w->from;
+  to.queued -= w->len;
+  std::free(w);
+  if (!s->ending_) {
+    if (status < 0) {
+      const EndCause cause = to.is_client ? EndCause::client_reset : EndCause::server_reset;
+      if (s->end_cause_ == EndCause::none) s->end_cause_ = cause;
+      s->end(cause, !to.is_client, to.is_client);
+    } else if (from.paused && to.queued <= s->server_.config().low_watermark) {
+      s->start_reading(from);
+    }
+    if (!s->ending_) s->maybe_finish_after_eof();
+  }
+  s->release_ref();
+}
+
+void Session::start_reading(Side& s) {
+  if (s.reading || !s.open || s.eof) return;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&s.tcp), on_alloc, on_read) == 0) {
+    s.reading = true;
+    s.paused = false;
+  }
+}
+
+void Session::stop_reading(Side& s) {
+  if (!s.reading) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&s.tcp));
+  s.reading = false;
+}
+
+void Session::send_fin(Side& to) {
+  if (!to.open || to.shutdown_sent) return;
+  to.shutdown_sent = true;
+  uv_shutdown_t* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&to.tcp), on_shutdown) < 0) {
+    delete req;
+    return;
+  }
+  ++refs_;
+}
+
+void Session::on_shutdown(uv_shutdown_t* req, int) {
+  Session* s = static_cast<Session*>(req->data);
+  delete req;
+  if (!s->ending_) s->maybe_finish_after_eof();
+  s->release_ref();
+}
+
+void Session::maybe_finish_after_eof() {
+  if (ending_ || !client_.eof) return;
+  if (!failed_reply_ && !upstream_.eof) return;
+  if (client_.queued || upstream_.queued) return;
+  end(end_cause_, false, false);
+}
+
+void Session::end(EndCause cause, bool reset_client, bool reset_upstream) {
+  if (ending_) return;
+  ending_ = true;
+  if (end_cause_ == EndCause::none) end_cause_ = cause;
+  if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_));
+  log_synthesized_closes();
+  log_conn_close();
+  if (timer_open_) {
+    timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close_handle);
+  }
+  close_side(client_, reset_client);
+  close_side(upstream_, reset_upstream);
+}
+
+void Session::close_side(Side& s, bool reset) {
+  if (!s.open) return;
+  s.open = false;
+  s.reading = false;
+  uv_handle_t* h = reinterpret_cast<uv_handle_t*>(&s.tcp);
+  if (reset && uv_tcp_close_reset(&s.tcp, on_close_handle) == 0) return;
+  uv_close(h, on_close_handle);
+}
+
+void Session::on_close_handle(uv_handle_t* h) {
+  Session* s;
+  if (h->type == UV_TIMER) {
+    s = static_cast<Session*>(h->data);
+  } else {
+    Side* side = static_cast<Side*>(h->data);
+    s = side->session;
+    if (side == &s->upstream_ && s->reconnect_on_close_ && !s->ending_ && !s->failed_reply_) {
+      s->reconnect_on_close_ = false;
+      s->init_upstream_and_connect();
+    }
+  }
+  s->release_ref();
+}
+
+void Session::shut_down(bool close_frames) {
+  if (ending_) return;
+  if (close_frames && phase_ == Phase::websocket) {
+    // Close 1001 Going Away: unmasked towards the client, masked towards the server.
+    static const char to_client[] = {'\x88', '\x02', '\x03', '\xe9'};
+    static const char to_server[] = {'\x88', '\x82', '\x00', '\x00', '\x00', '\x00', '\x03', '\xe9'};
+    forward(upstream_, client_, to_client, sizeof to_client);
+    forward(client_, upstream_, to_server, sizeof to_server);
+  }
+  end_cause_ = EndCause::proxy_shutdown;
+  send_fin(client_);
+  send_fin(upstream_);
+  end(EndCause::proxy_shutdown, false, false);
+}
+
+// ---- timers --------------------------------------------------------------
+
+void Session::arm_timer() {
+  if (!timer_open_ || ending_) return;
+  const ProxyConfig& cfg = server_.config();
+  uint64_t deadline = UINT64_MAX;
+  auto consider = [&](uint64_t d) { deadline = d < deadline ? d : deadline; };
+  if (failed_reply_) consider(failed_at_ms_ + 2000);
+  if ((resolving_ || connecting_ || reconnect_on_close_) && cfg.connect_timeout_ms)
+    consider(started_ms_ + cfg.connect_timeout_ms);
+  if (!first_response_seen_ && !failed_reply_ && cfg.handshake_timeout_ms)
+    consider(started_ms_ + cfg.handshake_timeout_ms);
+  if (upstream_ready_ && cfg.idle_timeout_ms) consider(last_activity_ms_ + cfg.idle_timeout_ms);
+  if (deadline == UINT64_MAX) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  const uint64_t now = now_ms();
+  uv_timer_start(&timer_, on_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+void Session::on_timer(uv_timer_t* t) {
+  Session* s = static_cast<Session*>(t->data);
+  const ProxyConfig& cfg = s->server_.config();
+  const uint64_t now = s->now_ms();
+  if (s->failed_reply_) {
+    if (now >= s->failed_at_ms_ + 2000) s->end(EndCause::upstream_unreachable, false, false);
+  } else if ((s->resolving_ || s->connecting_ || s->reconnect_on_close_) &&
+             cfg.connect_timeout_ms && now >= s->started_ms_ + cfg.connect_timeout_ms) {
+    s->reconnect_on_close_ = false;
+    s->upstream_failed("timeout", UV_ETIMEDOUT, 504);
+  } else if (!s->first_response_seen_ && cfg.handshake_timeout_ms &&
+             now >= s->started_ms_ + cfg.handshake_timeout_ms) {
+    s->end_cause_ = EndCause::handshake_timeout;
+    s->end(EndCause::handshake_timeout, false, false);
+  } else if (s->upstream_ready_ && cfg.idle_timeout_ms &&
+             now >= s->last_activity_ms_ + cfg.idle_timeout_ms) {
+    s->end_cause_ = EndCause::idle_timeout;
+    s->end(EndCause::idle_timeout, false, false);
+  }
+  s->arm_timer();
+}
+
+}  // namespace wsi
