@@ -875,3 +875,28 @@ def run_peer_client(kind: str, url: str, *args, timeout: float = 30.0) -> "tuple
 
 def sha256(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
+
+
+def run_threads(*fns, timeout: float = 60.0) -> list:
+    """Runs each function in its own thread; returns their results, re-raises
+    the first exception, fails if any is still running after `timeout`."""
+    results = [None] * len(fns)
+    errors: list = []
+
+    def wrap(i, fn):
+        try:
+            results[i] = fn()
+        except BaseException as e:  # handed to the test thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrap, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
+    if any(t.is_alive() for t in threads):
+        raise AssertionError(f"threads still running after {timeout}s")
+    return results
