@@ -46,4 +46,8 @@ struct ProxyHooks {
 // setting, 3 when a second signal cut the drain short.
 int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks = {});
 
+// `wsinspect demo`: the proxy, the echo server and a scripted client with one
+// damaged frame, so a newcomer sees a violation and explained closes.
+int run_demo(const ProxyConfig& cfg, std::ostream& out, std::ostream& err);
+
 }  // namespace wsi

@@ -148,6 +148,11 @@ std::string format_size(uint64_t bytes) {
   return format_scaled(bytes, kSizeUnits, "B");
 }
 
+// "(default 10s)", or "(default 0: disabled)" for a timeout that is off.
+std::string default_duration(uint64_t ms) {
+  return ms == 0 ? "(default 0: disabled)" : "(default " + format_duration(ms) + ")";
+}
+
 template <class T>
 struct Choice {
   std::string_view name;
@@ -274,8 +279,9 @@ class TomlReader {
     for (auto&& [k, node] : table) {
       const std::string key =
           prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      const std::string_view name = k.str();  // clang 14 cannot capture a structured binding
       auto it =
-          std::find_if(keys.begin(), keys.end(), [&](const Key& c) { return c.name == k.str(); });
+          std::find_if(keys.begin(), keys.end(), [name](const Key& c) { return c.name == name; });
       if (it == keys.end()) {
         std::string known;
         for (const Key& c : keys) known += (known.empty() ? "" : ", ") + std::string(c.name);
@@ -602,19 +608,19 @@ ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
         "Report each rule at most N times per direction and connection, N >= 1 (default " +
             std::to_string(d.max_reports_per_rule) + ")");
   value(i.connect, "--connect-timeout", "DUR",
-        "Limit on the upstream TCP connect, name resolution included; 0 disables (default " +
-            format_duration(d.connect_timeout_ms) + ")");
+        "Limit on the upstream TCP connect, name resolution included; 0 disables " +
+            default_duration(d.connect_timeout_ms));
   value(i.handshake, "--handshake-timeout", "DUR",
         "Limit from the client's connect to the upstream's 101 (or first HTTP response); "
-        "0 disables (default " +
-            format_duration(d.handshake_timeout_ms) + ")");
+        "0 disables " +
+            default_duration(d.handshake_timeout_ms));
   value(i.idle, "--idle-timeout", "DUR",
-        "Limit on a connection with no bytes either way; 0 disables (default " +
-            format_duration(d.idle_timeout_ms) + ")");
+        "Limit on a connection with no bytes either way; 0 disables " +
+            default_duration(d.idle_timeout_ms));
   value(i.drain, "--drain-timeout", "DUR",
-        "On SIGINT/SIGTERM, how long open connections may keep running; 0 disables the limit "
-        "(default " +
-            format_duration(d.drain_timeout_ms) + ")");
+        "On SIGINT/SIGTERM, how long open connections may keep running; 0 disables the "
+        "limit " +
+            default_duration(d.drain_timeout_ms));
   value(i.high, "--high-watermark", "SIZE",
         "Stop reading from one side once this much is queued towards the other; at least 1KiB "
         "(default " +

@@ -8,6 +8,7 @@
 #include "parser/http_parser.h"
 #include "parser/mask.h"
 #include "parser/stream_inspector.h"
+#include "proxy/frame_writer.h"
 
 namespace wsi {
 
@@ -37,19 +38,9 @@ class EchoConnection final : public InspectorSink {
   void on_frame(Direction, const FrameHeader& h) override {
     flush_pending();
     if (failed_) return;
-    frame_op_ = h.opcode;
     if (h.opcode == opcode::close || h.opcode == opcode::pong) return;  // answered elsewhere
     const uint8_t op = h.opcode == opcode::ping ? opcode::pong : h.opcode;
-    pending_.clear();
-    pending_.push_back(static_cast<char>((h.fin ? 0x80 : 0) | op));
-    if (h.length < 126) {
-      pending_.push_back(static_cast<char>(h.length));
-    } else if (h.length < 65536) {
-      pending_ += {'\x7e', static_cast<char>(h.length >> 8), static_cast<char>(h.length)};
-    } else {
-      pending_.push_back('\x7f');
-      for (int i = 7; i >= 0; --i) pending_.push_back(static_cast<char>(h.length >> (8 * i)));
-    }
+    pending_ = frame_header(op, h.length, h.fin);
     have_pending_ = true;
   }
   void on_payload(Direction, const FrameHeader& h, const uint8_t* data, size_t n,
@@ -165,13 +156,7 @@ class EchoConnection final : public InspectorSink {
   }
 
   void send_close(uint16_t code, const std::string& reason) {
-    std::string payload;
-    if (code) {
-      payload += {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-      payload += reason.substr(0, 123);
-    }
-    std::string frame = {'\x88', static_cast<char>(payload.size())};
-    write(frame + payload);
+    write(frame(opcode::close, code ? close_payload(code, reason) : std::string()));
     shutdown();
   }
 
@@ -216,7 +201,6 @@ class EchoConnection final : public InspectorSink {
   std::string pending_;
   bool have_pending_ = false;
   bool failed_ = false;
-  uint8_t frame_op_ = 0;
 };
 
 EchoServer::EchoServer(uv_loop_t* loop) : loop_(loop) {}

@@ -30,6 +30,12 @@ int main(int argc, char** argv) {
       "Exit status: 0 after SIGINT/SIGTERM and a clean drain, 1 when the proxy cannot start,\n"
       "2 for a bad setting, 3 when a second signal cut the drain short.");
 
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Run the proxy, the echo server and a scripted client with one damaged frame");
+  std::string demo_format = "text";
+  demo->add_option("--log-format", demo_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+
   wsi::DecodeOptions dec;
   CLI::App* decode = app.add_subcommand(
       "decode", "Decode one direction's WebSocket byte stream and report frames and violations");
@@ -82,6 +88,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     return wsi::run_proxy(*cfg, std::cerr);
+  }
+  if (*demo) {
+    wsi::ProxyConfig cfg;
+    cfg.log_format = demo_format == "json" ? wsi::LogFormat::json : wsi::LogFormat::text;
+    return wsi::run_demo(cfg, std::cout, std::cerr);
   }
   if (*decode) {
     dec.permessage_deflate = decode->count("--permessage-deflate") > 0;

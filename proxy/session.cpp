@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proxy/frame_writer.h"
 #include "proxy/proxy_server.h"
 
 namespace wsi {
@@ -378,10 +379,12 @@ void Session::shut_down(bool close_frames) {
   if (ending_) return;
   if (close_frames && phase_ == Phase::websocket) {
     // Close 1001 Going Away: unmasked towards the client, masked towards the server.
-    static const char to_client[] = {'\x88', '\x02', '\x03', '\xe9'};
-    static const char to_server[] = {'\x88', '\x82', '\x00', '\x00', '\x00', '\x00', '\x03', '\xe9'};
-    forward(upstream_, client_, to_client, sizeof to_client);
-    forward(client_, upstream_, to_server, sizeof to_server);
+    static const uint8_t kKey[4] = {0x5a, 0x17, 0xc3, 0x7e};
+    const std::string payload = close_payload(1001, "wsinspect shutting down");
+    const std::string to_client = frame(opcode::close, payload);
+    const std::string to_server = frame(opcode::close, payload, true, 0, kKey);
+    forward(upstream_, client_, to_client.data(), to_client.size());
+    forward(client_, upstream_, to_server.data(), to_server.size());
   }
   end_cause_ = EndCause::proxy_shutdown;
   send_fin(client_);

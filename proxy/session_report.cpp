@@ -190,8 +190,13 @@ void Session::on_close(const CloseFrame& c) {
   nlohmann::ordered_json j = close_json(c);
   std::string text = close_text(c);
   const Direction received = opposite(c.dir);  // what the closing endpoint had received
+  // A close sent after receiving one answers it (RFC 6455 §5.5.1): the code
+  // usually repeats the first close's, and the first close carries the cause.
+  const bool reply = close_seen_[index_of(received)];
+  j["in_reply"] = reply;
+  if (reply) text += "\n    (in reply to the " + std::string(endpoint_receiving(c.dir)) + "'s close)";
   const bool protocol_code = c.code == 1002 || c.code == 1007 || c.code == 1009;
-  if (protocol_code) {
+  if (protocol_code && !reply) {
     if (const auto& f = last_violation_[index_of(received)]) {
       const RuleInfo& info = rule_info(f->rule);
       const uint64_t ms = now_ms() - f->at_ms;

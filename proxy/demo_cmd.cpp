@@ -1,0 +1,182 @@
+// `wsinspect demo`: the proxy in front of the built-in echo server, and a
+// scripted client that talks through it. The first connection exchanges a few
+// messages, then sends a frame damaged the way a broken middlebox would
+// damage it (RSV2 set): the server fails the connection with 1002 and the log
+// shows the violation and the close it caused. The second connection just
+// drops TCP, and the log explains the 1006 both applications report.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parser/frame_decoder.h"
+#include "proxy/commands.h"
+#include "proxy/config.h"
+#include "proxy/frame_writer.h"
+#include "proxy/proxy_server.h"
+
+namespace wsi {
+namespace {
+
+constexpr uint8_t kKey[4] = {0x37, 0xfa, 0x21, 0x3d};
+constexpr uint64_t kStepMs = 150;
+
+class DemoClient {
+ public:
+  // `script`: byte strings sent one per step; `abrupt`: end by closing TCP
+  // instead of answering the server's close frame.
+  DemoClient(uv_loop_t* loop, const sockaddr* proxy, std::vector<std::string> script, bool abrupt,
+             std::function<void()> done)
+      : script_(std::move(script)), abrupt_(abrupt), done_(std::move(done)) {
+    uv_tcp_init(loop, &tcp_);
+    uv_timer_init(loop, &timer_);
+    tcp_.data = timer_.data = connect_.data = this;
+    uv_tcp_connect(&connect_, &tcp_, proxy, [](uv_connect_t* req, int status) {
+      auto* self = static_cast<DemoClient*>(req->data);
+      if (status < 0) return self->finish();
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), on_alloc, on_read);
+      self->send(
+          "GET /demo HTTP/1.1\r\nHost: wsinspect-demo\r\nUpgrade: websocket\r\n"
+          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          "Sec-WebSocket-Version: 13\r\n\r\n");
+      self->schedule();
+    });
+  }
+
+  // FrameDecoder handler: answer the server's close frame.
+  void on_frame_header(const FrameHeader& h) {
+    if (h.opcode == opcode::close) close_frame_ = true;
+  }
+  void on_frame_payload(const FrameHeader& h, const uint8_t* p, size_t n, uint64_t at) {
+    if (h.opcode == opcode::close)
+      for (size_t i = 0; i < n && at + i < 2; ++i) close_code_ = (close_code_ << 8) | p[i];
+  }
+  void on_frame_end(const FrameHeader& h) {
+    if (h.opcode != opcode::close) return;
+    if (!abrupt_) send(frame(opcode::close, close_payload(static_cast<uint16_t>(close_code_), ""),
+                             true, 0, kKey));
+    finish();
+  }
+
+ private:
+  static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+    static char storage[16 * 1024];
+    *buf = uv_buf_init(storage, sizeof storage);
+  }
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = static_cast<DemoClient*>(s->data);
+    if (nread < 0) return self->finish();
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(buf->base);
+    size_t n = static_cast<size_t>(nread);
+    if (!self->upgraded_) {
+      // Skip the 101 response head; frames follow it.
+      self->head_.append(buf->base, n);
+      const size_t end = self->head_.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      self->upgraded_ = true;
+      const size_t used = n - (self->head_.size() - (end + 4));
+      p += used;
+      n -= used;
+    }
+    self->decoder_.feed(p, n, *self);
+  }
+
+  void send(std::string bytes) {
+    if (finished_) return;
+    auto* w = new std::pair<uv_write_t, std::string>();
+    w->second = std::move(bytes);
+    uv_buf_t b = uv_buf_init(w->second.data(), static_cast<unsigned>(w->second.size()));
+    uv_write(&w->first, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1, [](uv_write_t* r, int) {
+      delete reinterpret_cast<std::pair<uv_write_t, std::string>*>(r);
+    });
+  }
+
+  void schedule() {
+    uv_timer_start(&timer_, [](uv_timer_t* t) {
+      auto* self = static_cast<DemoClient*>(t->data);
+      if (self->next_ < self->script_.size()) {
+        self->send(self->script_[self->next_++]);
+        self->schedule();
+      } else if (self->abrupt_) {
+        self->finish();  // drop TCP without a close frame
+      }
+    }, kStepMs, 0);
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
+      auto* self = static_cast<DemoClient*>(h->data);
+      self->done_();
+    });
+  }
+
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_connect_t connect_;
+  std::vector<std::string> script_;
+  size_t next_ = 0;
+  bool abrupt_;
+  bool upgraded_ = false;
+  bool close_frame_ = false;
+  bool finished_ = false;
+  uint32_t close_code_ = 0;
+  std::string head_;
+  FrameDecoder decoder_;
+  std::function<void()> done_;
+};
+
+std::vector<std::string> corrupted_session() {
+  return {
+      frame(opcode::text, "Hello from the wsinspect demo", true, 0, kKey),
+      frame(opcode::ping, "are you there?", true, 0, kKey),
+      frame(opcode::text, "caf\xc3", false, 0, kKey) + frame(opcode::continuation, "\xa9 au lait",
+                                                             true, 0, kKey),
+      // The damaged frame: RSV2 set, as if a middlebox flipped a header bit.
+      frame(opcode::text, "this frame was damaged on the way", true, 2, kKey),
+  };
+}
+
+std::vector<std::string> dropped_session() {
+  return {frame(opcode::text, "a second connection that just drops TCP", true, 0, kKey)};
+}
+
+}  // namespace
+
+int run_demo(const ProxyConfig& base, std::ostream& out, std::ostream& err) {
+  ProxyConfig cfg = base;
+  cfg.listen = "127.0.0.1:0";
+  cfg.upstream = "builtin:echo";
+  cfg.drain_timeout_ms = 1000;
+  out << "wsinspect demo: a proxy in front of the built-in echo server, and a scripted client.\n"
+         "Connection 1 sends a few messages, then one frame with RSV2 set (a damaged header);\n"
+         "connection 2 drops TCP without a close frame. Watch the violation and the closes.\n\n"
+      << std::flush;
+  std::unique_ptr<DemoClient> first, second;
+  sockaddr_storage proxy_addr{};
+  ProxyHooks hooks;
+  hooks.on_ready = [&](uv_loop_t* loop, Server& server) {
+    std::string host;
+    uint16_t port = 0;
+    split_host_port(server.bound_address(), host, port);
+    uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&proxy_addr));
+    const sockaddr* addr = reinterpret_cast<const sockaddr*>(&proxy_addr);
+    first = std::make_unique<DemoClient>(loop, addr, corrupted_session(), false, [&, loop, addr] {
+      second = std::make_unique<DemoClient>(loop, addr, dropped_session(), true, [&] {
+        // Let the proxy log the end of connection 2, then stop.
+        static uv_timer_t stop;
+        uv_timer_init(loop, &stop);
+        stop.data = &server;
+        uv_timer_start(&stop, [](uv_timer_t* t) {
+          static_cast<Server*>(t->data)->begin_shutdown("demo finished");
+          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        }, 200, 0);
+      });
+    });
+  };
+  return run_proxy(cfg, err, hooks);
+}
+
+}  // namespace wsi
