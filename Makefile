@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-release test-asan fuzz bench format clean
+.PHONY: all deps build run demo test test-release test-asan fuzz bench format clean
 
 all: build
 
@@ -14,11 +14,15 @@ build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 	cmake --build build -j$(JOBS) --target wsinspect
 
-# The main job: decode a recorded client session and explain the close codes
-# it shows.
+LISTEN ?= 127.0.0.1:8080
+
+# The main job: the proxy in front of its built-in echo server. Point a
+# WebSocket client at the URL it prints; Ctrl-C stops it.
 run: build
-	./build/wsinspect decode --hex --sender client tests/vectors/frames/demo-session.txt || true
-	./build/wsinspect explain 1002 1008
+	./build/wsinspect proxy --listen $(LISTEN) --upstream builtin:echo
+
+demo: build
+	./build/wsinspect demo
 
 # Every test: the suite in a Release build (warnings are errors), again under
 # ASan+UBSan, then each fuzzer for FUZZ_SECONDS.
