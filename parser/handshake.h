@@ -23,8 +23,11 @@ namespace wsi {
 struct Finding {
   Rule rule;
   std::string detail;  // printable ASCII, never the Sec-WebSocket-Key value
-  uint64_t offset;     // absolute offset in the direction the rule names: request_*
-                       // in the client's stream, response_* in the server's
+  // Absolute offset in the stream the rule names (request_*: client to
+  // server, response_*: server to client): the start line for the method,
+  // version or status, the header line for a bad or repeated header, the end
+  // of the head for a missing one, the offending byte for malformed HTTP.
+  uint64_t offset;
 };
 
 // base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), RFC 6455 §4.2.2.

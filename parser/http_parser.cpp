@@ -292,6 +292,7 @@ HttpFeedResult HttpParser::feed(std::span<const uint8_t> piece) {
 }
 
 HttpFeedResult HttpParser::finish() {
+  if (!deferred_ && state_ == State::upgraded) return {HttpEvent::need_more, 0};
   if (deferred_ || state_ != State::parsing) return feed({});
   // Let a paused parser run up to where the end of the stream applies.
   HttpFeedResult r = feed({});

@@ -18,9 +18,10 @@
 //   }
 //
 // Call feed() again with the rest of the piece, even when it is empty, until it
-// returns need_more: a message without a body ends at the same byte as its
-// head, and its message_complete or upgrade comes on the next call with
-// consumed == 0.
+// returns need_more, upgrade or error: a message without a body ends at the
+// same byte as its head, and its message_complete or upgrade then comes on the
+// next call with consumed == 0. After upgrade, feed() keeps answering upgrade
+// with consumed == 0 until resume_after_upgrade(); after error, error.
 #pragma once
 
 #include <cstdint>
@@ -105,8 +106,9 @@ class HttpParser {
 
   // The peer closed its side. Returns message_complete when the close ends a
   // body that runs to end of stream, need_more when the stream ended between
-  // messages, error (HPE_INVALID_EOF_STATE) when it ended inside a message.
-  // Like feed(), call again until need_more or error.
+  // messages or after an upgrade, error (HPE_INVALID_EOF_STATE) when it ended
+  // inside a message. Call again until need_more or error; later feed() calls
+  // with bytes are an error.
   HttpFeedResult finish();
 
   // Response mode: the method of the next request this direction answers, in

@@ -534,6 +534,16 @@ TEST(HttpParser, UpgradeStopsExactlyAtTheEndOfTheHead) {
   }
 }
 
+TEST(HttpParser, FinishAfterAnUpgradeEndsCleanly) {
+  const std::string wire = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n";
+  HttpParser p(HttpMode::response);
+  EXPECT_EQ(p.feed(bytes_of(wire)).event, E::head_complete);
+  // The upgrade comes at the same byte, from finish() as from feed().
+  EXPECT_EQ(p.finish().event, E::upgrade);
+  EXPECT_EQ(p.finish().event, E::need_more);
+  EXPECT_EQ(p.offset(), wire.size());
+}
+
 TEST(HttpParser, HeaderValuesAreAssembledAndTrimmed) {
   const std::string wire =
       "GET /a?b HTTP/1.1\r\nHost:  example.com \t\r\nX-Long: one two  three\r\nX-Empty:\r\n\r\n";
