@@ -601,33 +601,42 @@ ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
                      ->description(
                          "Relay bytes without decoding frames: no violations "
                          "are reported");
-  value(i.max_message_size, "--max-message-size", "SIZE",
-        "Flag messages larger than SIZE as message-too-big (1009); 0 means no limit (default " +
-            format_size(d.max_message_size) + ")");
+  // Each DUR and SIZE flag's help carries the syntax (main() owns the footer).
+  auto duration = [&](ValueFlag& f, const char* name, const std::string& what, const char* zero,
+                      uint64_t def) {
+    value(f, name, "DUR",
+          what + ", e.g. " + format_duration(def ? def : 60'000) + " (units ms, s, m, h); " + zero +
+              " " + default_duration(def));
+  };
+  auto size = [&](ValueFlag& f, const char* name, const std::string& what, const char* rule,
+                  uint64_t def) {
+    value(f, name, "SIZE",
+          what + ", e.g. " + format_size(def ? def : 1 << 20) +
+              " (bytes, or units B, KiB, MiB, GiB: 1024-based); " + rule + " (default " +
+              format_size(def) + ")");
+  };
+  size(i.max_message_size, "--max-message-size",
+       "Flag messages larger than SIZE as message-too-big (1009)", "0 means no limit",
+       d.max_message_size);
   value(i.max_reports, "--max-reports", "N",
         "Report each rule at most N times per direction and connection, N >= 1 (default " +
             std::to_string(d.max_reports_per_rule) + ")");
-  value(i.connect, "--connect-timeout", "DUR",
-        "Limit on the upstream TCP connect, name resolution included; 0 disables " +
-            default_duration(d.connect_timeout_ms));
-  value(i.handshake, "--handshake-timeout", "DUR",
-        "Limit from the client's connect to the upstream's 101 (or first HTTP response); "
-        "0 disables " +
-            default_duration(d.handshake_timeout_ms));
-  value(i.idle, "--idle-timeout", "DUR",
-        "Limit on a connection with no bytes either way; 0 disables " +
-            default_duration(d.idle_timeout_ms));
-  value(i.drain, "--drain-timeout", "DUR",
-        "On SIGINT/SIGTERM, how long open connections may keep running; 0 disables the "
-        "limit " +
-            default_duration(d.drain_timeout_ms));
-  value(i.high, "--high-watermark", "SIZE",
-        "Stop reading from one side once this much is queued towards the other; at least 1KiB "
-        "(default " +
-            format_size(d.high_watermark) + ")");
-  value(i.low, "--low-watermark", "SIZE",
-        "Resume reading when that queue falls to this; below the high watermark (default " +
-            format_size(d.low_watermark) + ")");
+  duration(i.connect, "--connect-timeout",
+           "Limit on the upstream TCP connect, name resolution included", "0 disables",
+           d.connect_timeout_ms);
+  duration(i.handshake, "--handshake-timeout",
+           "Limit from the client's connect to the upstream's 101 (or first HTTP response)",
+           "0 disables", d.handshake_timeout_ms);
+  duration(i.idle, "--idle-timeout", "Limit on a connection with no bytes either way", "0 disables",
+           d.idle_timeout_ms);
+  duration(i.drain, "--drain-timeout",
+           "On SIGINT/SIGTERM, how long open connections may keep running", "0 disables the limit",
+           d.drain_timeout_ms);
+  size(i.high, "--high-watermark",
+       "Stop reading from one side once this much is queued towards the other", "at least 1KiB",
+       d.high_watermark);
+  size(i.low, "--low-watermark", "Resume reading when that queue falls to this",
+       "below the high watermark", d.low_watermark);
   value(i.max_connections, "--max-connections", "N",
         "Concurrent client connections; more are refused (default " +
             std::to_string(d.max_connections) + ")");
@@ -635,11 +644,6 @@ ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
                        ->description(
                            "When the drain time ends, send close 1001 (going away) to both "
                            "sides of each open connection");
-  if (cmd.get_footer().empty()) {
-    cmd.footer(std::string("DUR: ") + kDurationSyntax + ".\nSIZE: " + kSizeSyntax +
-               "; KiB = 1024 bytes, MiB = 1024 KiB, GiB = 1024 MiB.\n"
-               "Settings come from the defaults, then --config FILE, then the flags given here.");
-  }
 }
 
 ProxyOptions::~ProxyOptions() {
