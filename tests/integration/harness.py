@@ -219,6 +219,24 @@ def proxy_available() -> bool:
     return _proxy_ok
 
 
+_sanitized: Optional[bool] = None
+
+
+def binary_is_sanitized() -> bool:
+    """True for an AddressSanitizer build, whose shadow memory and quarantine
+    make resident-memory limits meaningless."""
+    global _sanitized
+    if _sanitized is None:
+        try:
+            import mmap
+
+            with open(BINARY, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                _sanitized = m.find(b"__asan_init") != -1
+        except (OSError, ValueError):
+            _sanitized = False
+    return _sanitized
+
+
 def require_proxy(test) -> None:
     if not proxy_available():
         test.skipTest(f"{BINARY} has no `proxy` subcommand yet")

@@ -136,6 +136,7 @@ class ProxiedPeersTest(PeersTestCase):
         closes = [e for e in proxy.of_conn(conn, "close") if not e.get("synthesized")]
         first_dir = C2S if who == "client" else S2C
         self.assertEqual([e.get("dir") for e in closes], [first_dir, S2C if first_dir == C2S else C2S], ctx)
+        self.assertEqual([e.get("in_reply") for e in closes], [False, True], ctx)
         for e in closes:
             self.assertEqual((e.get("code"), e.get("reason"), e.get("valid"), e.get("on_wire")), (code, reason, True, True), ctx)
             self.assertIsInstance(e.get("name"), str, ctx)
@@ -330,6 +331,15 @@ class ProxiedReactionTest(ReactionTestCase):
         )
         ctx = "\n" + proxy.describe()
         self.assertEqual(ev.get("code"), code, ctx)
+        if rule.endswith("close-reason"):
+            # The peer's close answers the corrupted close frame: by the
+            # contract (docs/events.md, `in_reply`) a reply close carries
+            # neither caused_by nor note, although this code has a cause.
+            self.assertIs(ev.get("in_reply"), True, ctx)
+            self.assertNotIn("caused_by", ev, ctx)
+            self.assertIn((rule, offset, 0, bad_dir), proxy.violations(conn), ctx)
+            return
+        self.assertIs(ev.get("in_reply"), False, ctx)
         cb = ev.get("caused_by")
         self.assertIsInstance(cb, dict, "no caused_by on the peer's close" + ctx)
         self.assertEqual((cb.get("rule"), cb.get("dir"), cb.get("offset"), cb.get("frame_index")), (rule, bad_dir, offset, 0), ctx)

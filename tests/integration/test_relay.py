@@ -31,6 +31,7 @@ from harness import (
     RawClient,
     RawSession,
     RawUpstream,
+    binary_is_sanitized,
     build_frame,
     close_payload,
     closed_port,
@@ -411,6 +412,8 @@ class BackpressureTest(ProxyTestCase):
         self.assertEqual(got, len(frame) * count, ctx)
         self.assertEqual(digest, expected, "the client got other bytes than the upstream sent" + ctx)
         self.assertLess(sent_during_pause, len(frame) * count, "the upstream was never held back" + ctx)
+        if binary_is_sanitized():
+            return  # ASan's shadow memory and quarantine dwarf the limit; the rest still holds
         self.assertLess(peak[0], self.LIMIT_KIB, "the proxy buffered the backlog" + ctx)
 
 
