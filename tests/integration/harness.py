@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import os
-import queue
 import random
 import re
 import signal
@@ -66,6 +65,30 @@ def _kill_all() -> None:
 atexit.register(_kill_all)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test runner dies (a ctest
+    timeout kills the runner, not its children)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+# Every module must end well inside CTest's 300 s: once this much time has
+# gone (a proxy that hangs makes each wait run to its timeout), the remaining
+# tests fail at once instead of waiting.
+MODULE_BUDGET = float(os.environ.get("WSI_TEST_BUDGET", "240"))
+_started = time.monotonic()
+
+
+def check_budget(test) -> None:
+    spent = time.monotonic() - _started
+    if spent > MODULE_BUDGET:
+        test.fail(f"not run: the module's {MODULE_BUDGET:.0f} s budget is spent ({spent:.0f} s); earlier tests timed out")
+
+
 class JsonLineProcess:
     """A child process whose stdout is one JSON object per line.
 
@@ -89,6 +112,7 @@ class JsonLineProcess:
             env=env,
             cwd=cwd,
             start_new_session=True,  # a ^C to the test runner does not hit it twice
+            preexec_fn=_die_with_parent,
         )
         with _live_lock:
             _live.add(self.proc)
@@ -238,6 +262,7 @@ def binary_is_sanitized() -> bool:
 
 
 def require_proxy(test) -> None:
+    check_budget(test)
     if not proxy_available():
         test.skipTest(f"{BINARY} has no `proxy` subcommand yet")
 

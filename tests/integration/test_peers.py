@@ -31,11 +31,12 @@ from harness import (
     RawClient,
     RawUpstream,
     build_frame,
+    check_budget,
     close_payload,
     finish_peer,
     is_event,
     peers_available,
-    proxy_available,
+    require_proxy,
     run_peer_client,
     start_peer_client,
 )
@@ -86,6 +87,7 @@ def without_extensions(obs):
 
 class PeersTestCase(unittest.TestCase):
     def setUp(self):
+        check_budget(self)
         if not peers_available():
             self.skipTest("tests/peers/node_modules/ws missing: run scripts/setup-deps.sh")
 
@@ -117,8 +119,7 @@ class ProxiedPeersTest(PeersTestCase):
 
     def setUp(self):
         super().setUp()
-        if not proxy_available():
-            self.skipTest("the binary has no `proxy` subcommand yet")
+        require_proxy(self)
 
     def check_log(self, proxy, close_mode, client_kind, server_kind):
         who, code = close_mode.split("-")
@@ -200,8 +201,7 @@ class BuiltinEchoTest(PeersTestCase):
 
     def setUp(self):
         super().setUp()
-        if not proxy_available():
-            self.skipTest("the binary has no `proxy` subcommand yet")
+        require_proxy(self)
 
     def echo(self, kind):
         proxy = Proxy("builtin:echo")
@@ -317,8 +317,7 @@ class ProxiedReactionTest(ReactionTestCase):
 
     def setUp(self):
         super().setUp()
-        if not proxy_available():
-            self.skipTest("the binary has no `proxy` subcommand yet")
+        require_proxy(self)
 
     def check_caused_by(self, proxy, corruption, close_dir):
         _, rule, code, _ = CORRUPTIONS[corruption]

@@ -36,7 +36,7 @@ from harness import (
     close_payload,
     closed_port,
     is_event,
-    proxy_available,
+    require_proxy,
     run_threads,
     upgrade_request,
 )
@@ -287,8 +287,7 @@ class DirectRelayTest(unittest.TestCase):
 
 class ProxyTestCase(unittest.TestCase):
     def setUp(self):
-        if not proxy_available():
-            self.skipTest("the binary has no `proxy` subcommand yet")
+        require_proxy(self)
 
     def start(self, *args, log_level="debug"):
         """A raw upstream and a proxy in front of it."""

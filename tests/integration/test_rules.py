@@ -19,7 +19,6 @@ import zlib
 
 from harness import (
     BYTEWISE_LIMIT,
-    C2S,
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,
@@ -29,7 +28,6 @@ from harness import (
     RSV1,
     RSV2,
     RSV3,
-    S2C,
     TIMEOUT,
     Proxy,
     RawSession,
@@ -39,7 +37,7 @@ from harness import (
     is_event,
     load_vectors,
     parse_frames,
-    proxy_available,
+    require_proxy,
 )
 
 VECTORS = load_vectors()
@@ -183,8 +181,7 @@ class ProxyVectorTest(unittest.TestCase):
     """One test per vector; subtests per write pattern, one connection each."""
 
     def setUp(self):
-        if not proxy_available():
-            self.skipTest("the binary has no `proxy` subcommand yet")
+        require_proxy(self)
 
 
 def _vector_test(v):
@@ -203,13 +200,9 @@ def _vector_test(v):
                         hs = proxy.wait_for(is_event("handshake", conn=s.conn), what="handshake")
                         self.assertIn("permessage-deflate", str(hs.get("extensions")), hs)
                     send_vector(self, v, pattern, s)
-                    proxy.wait_count(
-                        lambda e: e.get("conn") == s.conn and e.get("event") == "violation",
-                        len(expected),
-                        what=f"violations of conn {s.conn}",
-                    )
                 finally:
                     s.close()
+                # conn_close comes after every event of the connection.
                 proxy.wait_conn_close(s.conn)
                 ctx = "\n" + proxy.describe()
                 self.assertEqual(proxy.violations(s.conn), expected, ctx)
