@@ -2,20 +2,30 @@
 # Installs everything wsinspect needs to build, test and benchmark on Debian 12.
 # Idempotent: packages already present are not reinstalled, and apt is only
 # consulted when something is missing.
+#
+#   scripts/setup-deps.sh               build, test, fuzz and benchmark
+#   scripts/setup-deps.sh --build-only  just what building the binary needs
 set -euo pipefail
 
+build_only=0
+[ "${1:-}" = "--build-only" ] && build_only=1
+
 packages=(
-  build-essential cmake pkg-config git
-  clang libclang-rt-14-dev clang-format
+  build-essential cmake pkg-config
   libuv1-dev node-llhttp libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libssl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev
-  python3 python3-websockets
 )
-# Node.js and npm run the `ws` test peer. A machine may already carry its own
-# Node.js build (which bundles npm and conflicts with Debian's npm package).
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
+if [ "$build_only" -eq 0 ]; then
+  packages+=(
+    git clang libclang-rt-14-dev clang-format
+    libgtest-dev libgmock-dev libbenchmark-dev
+    python3 python3-websockets
+  )
+  # Node.js and npm run the `ws` test peer. A machine may already carry its
+  # own Node.js build (which bundles npm and conflicts with Debian's npm).
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +39,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "$build_only" -eq 1 ] && exit 0
 
 # The Node `ws` peer of the integration tests, pinned by tests/peers/package-lock.json.
 repo="$(cd "$(dirname "$0")/.." && pwd)"
