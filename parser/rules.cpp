@@ -96,8 +96,9 @@ constexpr std::array kRules = std::to_array<RuleInfo>({
     {Rule::length_msb_set, "length-msb-set", 1002, 0, kError, "RFC 6455 §5.2",
      "The 64-bit extended payload length has its most significant bit set.",
      "No real message is 2^63 bytes long, so the header is corrupt or the reader is out of sync; "
-     "check the previous frame's length against the bytes that followed it (`ws` answers 1009 "
-     "for any length above 2^53 - 1)."},
+     "check the previous frame's length against the bytes that followed it. The RFC makes it a "
+     "protocol error (1002), but `ws` and Python `websockets` both answer 1009, since the length "
+     "exceeds any limit they accept."},
     {Rule::non_minimal_length, "non-minimal-length", 1002, 0, kWarning, "RFC 6455 §5.2",
      "The payload length uses a longer form than needed: the 16-bit form below 126, or the "
      "64-bit form below 65536.",

@@ -188,6 +188,8 @@ class Session final : public InspectorSink {
   std::unique_ptr<StreamInspector> client_insp_;  // client-to-server
   std::unique_ptr<StreamInspector> server_insp_;  // server-to-client
   bool close_seen_[2] = {false, false};
+  uint16_t close_code_[2] = {0, 0};      // the code each direction's close frame carried
+  uint64_t close_frame_[2] = {0, 0};     // and its frame index
   std::optional<Flagged> last_violation_[2];
   std::string preview_[2];
 

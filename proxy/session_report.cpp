@@ -186,18 +186,26 @@ void Session::on_violation(const Violation& v) {
 }
 
 void Session::on_close(const CloseFrame& c) {
-  close_seen_[index_of(c.dir)] = true;
   nlohmann::ordered_json j = close_json(c);
   std::string text = close_text(c);
   const Direction received = opposite(c.dir);  // what the closing endpoint had received
   // A close sent after receiving one answers it (RFC 6455 §5.5.1): the code
   // usually repeats the first close's, and the first close carries the cause.
-  const bool reply = close_seen_[index_of(received)];
+  const size_t r = index_of(received);
+  const bool reply = close_seen_[r];
+  close_seen_[index_of(c.dir)] = true;
+  close_code_[index_of(c.dir)] = c.code;
+  close_frame_[index_of(c.dir)] = c.frame_index;
   j["in_reply"] = reply;
   if (reply) text += "\n    (in reply to the " + std::string(endpoint_receiving(c.dir)) + "'s close)";
   const bool protocol_code = c.code == 1002 || c.code == 1007 || c.code == 1009;
-  if (protocol_code && !reply) {
-    if (const auto& f = last_violation_[index_of(received)]) {
+  // A reply is explained by what it answers only when that close frame was
+  // itself flagged (an endpoint answering a broken close with 1002 or 1007).
+  const bool reply_to_flagged = reply && last_violation_[r] &&
+                                last_violation_[r]->frame_index == close_frame_[r] &&
+                                c.code != close_code_[r];
+  if (protocol_code && (!reply || reply_to_flagged)) {
+    if (const auto& f = last_violation_[r]) {
       const RuleInfo& info = rule_info(f->rule);
       const uint64_t ms = now_ms() - f->at_ms;
       j["caused_by"] = {{"rule", info.id},
