@@ -88,7 +88,9 @@ void BM_Inspect(benchmark::State& state, const std::string& name) {
   NullSink sink;
   uint64_t frames = 0;
   for (auto _ : state) {
-    StreamInspector insp(InspectorConfig{.sender = Sender::client}, sink);
+    InspectorConfig cfg;
+    cfg.sender = Sender::client;
+    StreamInspector insp(cfg, sink);
     insp.feed(s);
     frames += insp.stats().frames;
     benchmark::DoNotOptimize(insp.stats().frames);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/deflate.h"
 #include "parser/http_parser.h"
 #include "parser/rules.h"
 
@@ -51,14 +52,6 @@ struct Extension {
 
 // Every Sec-WebSocket-Extensions header of `head`, in order.
 std::vector<Extension> parse_extensions(const HttpHead& head);
-
-// permessage-deflate parameters in effect on the connection (RFC 7692 §7.1).
-struct DeflateParams {
-  bool server_no_context_takeover = false;
-  bool client_no_context_takeover = false;
-  uint8_t server_max_window_bits = 15;
-  uint8_t client_max_window_bits = 15;
-};
 
 // The client's request, as far as the handshake is concerned.
 //

@@ -19,7 +19,16 @@ thread_local uint8_t scratch_[kScratch];
 }  // namespace
 
 StreamInspector::StreamInspector(const InspectorConfig& cfg, InspectorSink& sink)
-    : cfg_(cfg), sink_(sink), dir_(direction_of(cfg.sender)) {}
+    : cfg_(cfg), sink_(sink), dir_(direction_of(cfg.sender)) {
+  if (cfg_.deflate_negotiated) {
+    const bool client = cfg_.sender == Sender::client;
+    inflater_ = std::make_unique<MessageInflater>(
+        client ? cfg_.deflate.client_max_window_bits : cfg_.deflate.server_max_window_bits,
+        client ? cfg_.deflate.client_no_context_takeover : cfg_.deflate.server_no_context_takeover);
+  }
+}
+
+StreamInspector::~StreamInspector() = default;
 
 void StreamInspector::feed(std::span<const uint8_t> bytes) {
   stats_.bytes += bytes.size();
@@ -135,7 +144,10 @@ void StreamInspector::check_header(const FrameHeader& h) {
     in_message_ = true;
     msg_opcode_ = h.opcode;
     msg_compressed_ = cfg_.deflate_negotiated && (h.rsv & rsv::rsv1);
-    msg_check_utf8_ = h.opcode == opcode::text && !msg_compressed_;
+    msg_check_utf8_ = h.opcode == opcode::text;
+    msg_inflate_ = msg_compressed_ && inflater_ && !inflater_->broken();
+    if (msg_compressed_ && !msg_inflate_) msg_check_utf8_ = false;  // nothing to read
+    if (msg_inflate_) inflater_->begin_message();
     msg_too_big_ = false;
     msg_size_ = 0;
     msg_frames_ = 0;
@@ -143,7 +155,7 @@ void StreamInspector::check_header(const FrameHeader& h) {
     utf8_.reset();
   }
   frame_in_message_ = true;
-  frame_is_text_data_ = msg_check_utf8_;
+  frame_is_text_data_ = msg_check_utf8_ && !msg_compressed_;
   msg_frames_++;
   const uint64_t size = msg_size_ + h.length;
   msg_size_ = size < msg_size_ ? UINT64_MAX : size;
@@ -174,7 +186,9 @@ void StreamInspector::check_length_encoding(const FrameHeader& h) {
 void StreamInspector::on_frame_payload(const FrameHeader& h, const uint8_t* data, size_t n,
                                        uint64_t at) {
   if (cfg_.want_payload) sink_.on_payload(dir_, h, data, n, at);
-  if (frame_is_text_data_) {
+  if (frame_in_message_ && msg_inflate_) {
+    inflate(h, data, n, at);
+  } else if (frame_is_text_data_) {
     validate_text(h, data, n, at);
   } else if (h.is_control() && at < kMaxControlPayload) {
     const size_t take = std::min<uint64_t>(n, kMaxControlPayload - at);
@@ -221,16 +235,83 @@ void StreamInspector::on_frame_end(const FrameHeader& h) {
   if (frame_in_message_ && h.fin) end_message(h);
 }
 
+void StreamInspector::inflate(const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at) {
+  inflate_frame_ = &h;
+  size_t done = 0;
+  while (done < n && msg_inflate_) {
+    const uint8_t* block = data + done;
+    size_t len = n - done;
+    if (h.masked) {
+      if (len > kScratch) len = kScratch;
+      unmask_copy(scratch_, block, len, h.mask, at + done);
+      block = scratch_;
+    }
+    // Inflated output cannot be traced to one compressed byte: findings in it
+    // point at the payload of the frame whose compressed bytes produced it.
+    inflate_wire_offset_ = h.payload_offset();
+    // The scratch window is reused by the output checks only after inflate()
+    // has consumed this block: zlib copies input into its own window.
+    if (!inflater_->feed(block, len, on_inflated, this)) inflate_failed("in");
+    done += len;
+  }
+}
+
+bool StreamInspector::on_inflated(void* self, const uint8_t* data, size_t n) {
+  return static_cast<StreamInspector*>(self)->check_inflated(data, n);
+}
+
+bool StreamInspector::check_inflated(const uint8_t* data, size_t n) {
+  const FrameHeader* h = inflate_frame_;
+  const uint64_t before = inflater_->produced() - n;  // message bytes before this piece
+  if (cfg_.max_message_size && !msg_too_big_ && inflater_->produced() > cfg_.max_message_size) {
+    msg_too_big_ = true;
+    report(Rule::message_too_big, inflate_wire_offset_, h,
+           "compressed message inflates to more than %llu bytes (the limit); inflation stopped",
+           static_cast<unsigned long long>(cfg_.max_message_size));
+    msg_check_utf8_ = false;
+    return false;  // a decompression bomb goes no further
+  }
+  if (msg_check_utf8_) {
+    const size_t bad = utf8_.feed(data, n);
+    if (bad != Utf8Validator::npos) {
+      report(Rule::invalid_utf8_text, inflate_wire_offset_, h,
+             "decompressed byte 0x%02X at message byte %llu is not valid UTF-8 here", data[bad],
+             static_cast<unsigned long long>(before + bad));
+      msg_check_utf8_ = false;
+    } else if (!utf8_.complete() && utf8_.pending() <= n) {
+      utf8_pending_offset_ = inflate_wire_offset_;
+    }
+  }
+  return true;
+}
+
+void StreamInspector::inflate_failed(const char* when) {
+  const FrameHeader* h = inflate_frame_;
+  report(Rule::inflate_error, inflate_wire_offset_, h,
+         "the compressed payload does not inflate (%s the message): %s", when,
+         inflater_->error().c_str());
+  msg_inflate_ = false;
+  msg_check_utf8_ = false;
+}
+
 void StreamInspector::end_message(const FrameHeader& h) {
+  uint64_t inflated = 0;
+  if (msg_inflate_) {
+    inflate_frame_ = &h;
+    inflate_wire_offset_ = h.payload_offset();
+    if (!inflater_->end_message(on_inflated, this)) inflate_failed("at the end of");
+    inflated = inflater_->produced();
+  }
   if (msg_check_utf8_ && !utf8_.complete())
     report(Rule::invalid_utf8_text, utf8_pending_offset_, &h,
            "the text message ends inside a code point (%u of its bytes present)",
            utf8_.pending());
   stats_.messages++;
-  sink_.on_message(
-      MessageInfo{dir_, msg_opcode_, msg_size_, msg_frames_, msg_first_frame_, msg_compressed_});
+  sink_.on_message(MessageInfo{dir_, msg_opcode_, msg_size_, inflated, msg_frames_,
+                               msg_first_frame_, msg_compressed_});
   in_message_ = false;
   msg_check_utf8_ = false;
+  msg_inflate_ = false;
 }
 
 void StreamInspector::finish_close(const FrameHeader& h) {

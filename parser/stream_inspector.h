@@ -15,6 +15,9 @@
 #include <span>
 #include <string_view>
 
+#include <memory>
+
+#include "parser/deflate.h"
 #include "parser/frame.h"
 #include "parser/frame_decoder.h"
 #include "parser/rules.h"
@@ -48,6 +51,7 @@ struct MessageInfo {
   Direction dir;
   uint8_t opcode;        // text or binary
   uint64_t size;         // payload bytes on the wire
+  uint64_t inflated_size;  // compressed: bytes after inflation (0 when not inflated)
   uint64_t frames;
   uint64_t first_frame_index;
   bool compressed;       // RSV1 on its first frame, deflate negotiated
@@ -68,6 +72,7 @@ class InspectorSink {
 struct InspectorConfig {
   Sender sender = Sender::client;
   bool deflate_negotiated = false;  // permessage-deflate accepted in the handshake
+  DeflateParams deflate;            // its parameters: compressed messages are inflated
   uint64_t max_message_size = 0;    // 0: no limit; above it: message-too-big (1009)
   uint32_t max_reports_per_rule = 10;  // further reports of a rule are counted only
   bool want_payload = false;           // call InspectorSink::on_payload
@@ -88,6 +93,7 @@ struct InspectorStats {
 class StreamInspector {
  public:
   StreamInspector(const InspectorConfig& cfg, InspectorSink& sink);
+  ~StreamInspector();
 
   void feed(std::span<const uint8_t> bytes);
   // The stream ended (TCP FIN or end of input): flags a frame cut short.
@@ -98,7 +104,6 @@ class StreamInspector {
   const InspectorStats& stats() const { return stats_; }
   uint64_t offset() const { return decoder_.offset(); }
   bool close_seen() const { return close_seen_; }
-  void set_deflate_negotiated(bool on) { cfg_.deflate_negotiated = on; }
 
   // FrameDecoder handler interface.
   void on_frame_header(const FrameHeader& h);
@@ -113,6 +118,10 @@ class StreamInspector {
   void validate_text(const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at);
   void finish_close(const FrameHeader& h);
   void end_message(const FrameHeader& h);
+  void inflate(const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at);
+  static bool on_inflated(void* self, const uint8_t* data, size_t n);
+  bool check_inflated(const uint8_t* data, size_t n);
+  void inflate_failed(const char* when);
 
   InspectorConfig cfg_;
   InspectorSink& sink_;
@@ -131,6 +140,12 @@ class StreamInspector {
   uint64_t msg_first_frame_ = 0;
   uint64_t utf8_pending_offset_ = 0;  // where an unfinished code point began
   Utf8Validator utf8_;
+
+  // Compressed messages (permessage-deflate).
+  std::unique_ptr<MessageInflater> inflater_;  // only when deflate was negotiated
+  bool msg_inflate_ = false;         // this message is being inflated
+  uint64_t inflate_wire_offset_ = 0;  // wire offset of the compressed bytes being fed
+  const FrameHeader* inflate_frame_ = nullptr;
 
   // The current frame.
   bool frame_is_text_data_ = false;  // payload goes through UTF-8 validation

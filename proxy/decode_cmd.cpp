@@ -62,6 +62,14 @@ int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) 
     return 2;
   }
   cfg.deflate_negotiated = opts.permessage_deflate;
+  if (opts.permessage_deflate) {
+    std::string error;
+    if (!parse_deflate_params(opts.permessage_deflate_params, cfg.deflate, error)) {
+      err << "wsinspect decode: --permessage-deflate=" << escape_text(opts.permessage_deflate_params)
+          << ": " << escape_text(error) << '\n';
+      return 2;
+    }
+  }
   cfg.max_message_size = opts.max_message_size;
 
   std::unique_ptr<std::FILE, FileCloser> in(opts.input == "-" ? stdin

@@ -139,6 +139,7 @@ nlohmann::ordered_json message_json(const MessageInfo& m) {
           {"first_frame_index", m.first_frame_index},
           {"opcode_name", opcode::name(m.opcode)},
           {"size", m.size},
+          {"inflated_size", m.inflated_size},
           {"frames", m.frames},
           {"compressed", m.compressed}};
 }
@@ -194,7 +195,7 @@ std::string message_text(const MessageInfo& m) {
   return std::string(direction_arrow(m.dir)) + " message from frame #" + u64(m.first_frame_index) +
          ": " + std::string(opcode::name(m.opcode)) + ", " + u64(m.size) + " bytes in " +
          u64(m.frames) + (m.frames == 1 ? " frame" : " frames") +
-         (m.compressed ? ", compressed" : "");
+         (m.compressed ? ", compressed (" + u64(m.inflated_size) + " bytes inflated)" : "");
 }
 
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated) {

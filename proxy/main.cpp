@@ -49,9 +49,14 @@ int main(int argc, char** argv) {
   decode->add_flag("--hex", dec.hex,
                    "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
-  decode->add_flag("--permessage-deflate", dec.permessage_deflate_params,
-                   "Treat permessage-deflate as negotiated (RSV1 marks a compressed message); "
-                   "--permessage-deflate=PARAMS gives the accepted parameters");
+  // A flag that may carry a value (--permessage-deflate=PARAMS) without taking
+  // the next argument; given bare, CLI11 stores "true".
+  decode
+      ->add_flag("--permessage-deflate", dec.permessage_deflate_params,
+                 "Treat permessage-deflate as negotiated: RSV1 marks a compressed message, which "
+                 "is inflated and checked; --permessage-deflate=PARAMS gives the accepted "
+                 "parameters, e.g. 'server_no_context_takeover;server_max_window_bits=10'")
+      ->type_name("[=PARAMS]");
   decode->add_option("--max-message-size", dec.max_message_size,
                      "Flag messages larger than this many bytes (1009); 0 disables")
       ->check(CLI::NonNegativeNumber);
@@ -96,6 +101,7 @@ int main(int argc, char** argv) {
   }
   if (*decode) {
     dec.permessage_deflate = decode->count("--permessage-deflate") > 0;
+    if (dec.permessage_deflate_params == "true") dec.permessage_deflate_params.clear();
     return wsi::run_decode(dec, std::cout, std::cerr);
   }
   if (*explain) return wsi::run_explain(codes, std::cout, std::cerr);

@@ -121,6 +121,7 @@ void Session::on_response_head(const HttpHead& head) {
         handshake_path_ = req.path;
         InspectorConfig base;
         base.deflate_negotiated = n.deflate;
+        base.deflate = n.deflate_params;
         base.max_message_size = server_.config().max_message_size;
         base.max_reports_per_rule = server_.config().max_reports_per_rule;
         base.want_payload = server_.config().preview > 0;

@@ -116,7 +116,6 @@ TEST(FrameVectorCoverage, EveryFrameRuleHasAVector) {
   for (const RuleInfo& r : all_rules()) {
     const std::string id(r.id);
     if (id.rfind("request-", 0) == 0 || id.rfind("response-", 0) == 0) continue;
-    if (id == "inflate-error") continue;  // needs inflation: see the permessage-deflate tests
     EXPECT_TRUE(names.count(id)) << "no vector named " << id;
     EXPECT_TRUE(triggered.count(id)) << "no vector triggers " << id;
   }

@@ -92,6 +92,12 @@ class RecordingSink : public InspectorSink {
   }
 };
 
+inline InspectorConfig config_for(Sender sender) {
+  InspectorConfig cfg;
+  cfg.sender = sender;
+  return cfg;
+}
+
 inline InspectorConfig config_of(const FrameVector& v) {
   InspectorConfig cfg;
   cfg.sender = v.sender;

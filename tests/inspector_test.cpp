@@ -22,7 +22,7 @@ bool rfc_allows(uint32_t code) {
 TEST(Inspector, EveryCloseCodeIsJudgedByTheRfc) {
   for (uint32_t code = 0; code <= 65535; ++code) {
     RecordingSink sink;
-    StreamInspector insp({.sender = Sender::server}, sink);
+    StreamInspector insp(config_for(Sender::server), sink);
     insp.feed(server_close(static_cast<uint16_t>(code)));
     ASSERT_EQ(sink.closes.size(), 1u);
     const bool flagged = !sink.violations.empty();
@@ -55,7 +55,7 @@ TEST(Inspector, LengthEncodingsAtTheirBoundaries) {
     f.resize(f.size() + c.length, 0x5A);
     f.insert(f.end(), {0x81, 0x01, 'x'});  // a frame after it must be found in place
     RecordingSink sink;
-    StreamInspector insp({.sender = Sender::server}, sink);
+    StreamInspector insp(config_for(Sender::server), sink);
     insp.feed(f);
     insp.finish();
     EXPECT_EQ(insp.stats().frames, 2u) << c.length << "/" << c.form;
@@ -68,7 +68,8 @@ TEST(Inspector, RepeatedReportsAreCappedButCounted) {
   std::vector<uint8_t> stream;
   for (int i = 0; i < 50; ++i) stream.insert(stream.end(), {0x83, 0x00});  // reserved opcode
   RecordingSink sink;
-  InspectorConfig cfg{.sender = Sender::server, .max_reports_per_rule = 10};
+  InspectorConfig cfg = config_for(Sender::server);
+  cfg.max_reports_per_rule = 10;
   StreamInspector insp(cfg, sink);
   insp.feed(stream);
   EXPECT_EQ(sink.violations.size(), 10u);
@@ -100,7 +101,7 @@ TEST(Inspector, LargeMaskedTextSpanningManyScratchWindows) {
   for (size_t i = 0; i < payload.size(); ++i) f.push_back(payload[i] ^ key[i % 4]);
   for (size_t piece : {size_t{1} << 20, size_t{4095}, size_t{7}}) {
     RecordingSink sink;
-    StreamInspector insp({.sender = Sender::client}, sink);
+    StreamInspector insp(config_for(Sender::client), sink);
     for (size_t at = 0; at < f.size(); at += piece)
       insp.feed(std::span<const uint8_t>(f).subspan(at, std::min(piece, f.size() - at)));
     ASSERT_EQ(sink.violations.size(), 1u);
