@@ -93,14 +93,16 @@ class JsonLineProcess:
     """A child process whose stdout is one JSON object per line.
 
     A background thread parses each line into `events` (a line that is not
-    JSON is kept as {"event": "_unparsed", "line": ...}); stderr is kept as
-    text for failure messages.
+    JSON is kept as {"event": "_unparsed", "line": ...}) and keeps the bytes
+    exactly as written in `raw_stdout`; stderr is kept as text for failure
+    messages.
     """
 
     def __init__(self, argv: list, name: str, env: Optional[dict] = None, cwd=None):
         self.argv = [str(a) for a in argv]
         self.name = name
         self.events: list = []
+        self.raw_stdout = bytearray()
         self.stderr_lines: list = []
         self._cond = threading.Condition()
         self._eof = False
@@ -129,6 +131,8 @@ class JsonLineProcess:
 
     def _read_stdout(self) -> None:
         for raw in self.proc.stdout:
+            with self._cond:
+                self.raw_stdout += raw
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 continue
@@ -153,6 +157,11 @@ class JsonLineProcess:
     def snapshot(self) -> list:
         with self._cond:
             return list(self.events)
+
+    def stdout_bytes(self) -> bytes:
+        """Everything the process wrote to stdout so far, byte for byte."""
+        with self._cond:
+            return bytes(self.raw_stdout)
 
     def describe(self, last: int = 60) -> str:
         with self._cond:
@@ -277,10 +286,19 @@ def is_event(kind: str, **fields) -> Callable[[dict], bool]:
 
 
 class Proxy(JsonLineProcess):
-    """`wsinspect proxy --listen 127.0.0.1:0` with a JSON log on stdout."""
+    """`wsinspect proxy --listen 127.0.0.1:0` with a JSON log on stdout.
 
-    def __init__(self, upstream: str, *args, log_level: str = "debug"):
-        argv = [BINARY, "proxy", "--listen", f"{HOST}:0", "--upstream", upstream, "--log-format", "json"]
+    `upstream`, `listen`, `log_format` or `log_level` set to None leave that
+    flag out (for settings that come from a --config file)."""
+
+    def __init__(self, upstream: Optional[str], *args, log_level: Optional[str] = "debug", listen: Optional[str] = f"{HOST}:0", log_format: Optional[str] = "json"):
+        argv = [BINARY, "proxy"]
+        if listen:
+            argv += ["--listen", listen]
+        if upstream:
+            argv += ["--upstream", upstream]
+        if log_format:
+            argv += ["--log-format", log_format]
         if log_level:
             argv += ["--log-level", log_level]
         argv += list(args)
@@ -304,7 +322,7 @@ class Proxy(JsonLineProcess):
         """The conn id of the client connection from this local address."""
         if isinstance(sock_or_addr, socket.socket):
             h, p = sock_or_addr.getsockname()[:2]
-            addr = f"{h}:{p}"
+            addr = f"[{h}]:{p}" if ":" in h else f"{h}:{p}"  # the proxy brackets IPv6
         else:
             addr = sock_or_addr
         ev = self.wait_for(lambda e: e.get("event") == "conn_open" and e.get("client") == addr, timeout, f"conn_open from {addr}")
@@ -773,14 +791,16 @@ class RawClient:
 
 
 class RawUpstream:
-    """A listening socket on 127.0.0.1:0 standing in for a WebSocket server."""
+    """A listening socket on 127.0.0.1:0 (or `host`, such as "::1") standing
+    in for a WebSocket server; `address` is HOST:PORT, [IPv6]:PORT for IPv6."""
 
-    def __init__(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind((HOST, 0))
+    def __init__(self, host: str = HOST):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
+        self.listener.bind((host, 0))
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
-        self.address = f"{HOST}:{self.port}"
+        self.address = f"[{host}]:{self.port}" if family == socket.AF_INET6 else f"{host}:{self.port}"
         self.accepted: list = []
 
     def accept(self, timeout: float = TIMEOUT) -> RawConn:
