@@ -10,10 +10,28 @@ Prints one JSON object per line, the same observations as the Node peers:
 listening (server), open, message, pong, error, http_status, close. The server
 echoes data messages except the commands "close CODE REASON", "ping-me" and
 "fragment-me"; the client's `full` steps are those of ws_client.js.
+
+Optional, for both roles (the same flags as the Node peers):
+  --deflate-params PARAMS  permessage-deflate with these RFC 7692 parameters,
+                           e.g. "server_no_context_takeover;
+                           client_max_window_bits=9" ("" for the defaults:
+                           context takeover, 15-bit windows); overrides
+                           --deflate. A client offers them, a server accepts
+                           offers with them. Every message is compressed.
+  --digest                 log data messages as {type, size, sha256} (size in
+                           bytes) instead of their content
+  --max-size N             the largest message accepted (websockets' max_size)
+Client only:
+  --script FILE            instead of the --steps: a JSON list of messages,
+                           each {"text": S}, {"hex": H} (binary) or
+                           {"fragments": [S, ...]} (one text message in
+                           several frames); each is sent and one reply awaited
+                           and logged, then the client closes as --close says
 """
 
 import argparse
 import asyncio
+import hashlib
 import json
 import signal
 import sys
@@ -21,6 +39,10 @@ import sys
 import websockets.client
 import websockets.exceptions
 import websockets.server
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 
 REASONS = {1000: "bye now", 1002: "protocol error test"}
 
@@ -30,8 +52,14 @@ def log(obj) -> None:
     sys.stdout.flush()
 
 
+DIGEST = False  # --digest
+
+
 def log_message(msg) -> dict:
-    if isinstance(msg, str):
+    if DIGEST:
+        raw = msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)
+        m = {"event": "message", "type": "text" if isinstance(msg, str) else "binary", "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    elif isinstance(msg, str):
         m = {"event": "message", "type": "text", "data": msg}
     else:
         m = {"event": "message", "type": "binary", "hex": bytes(msg).hex()}
@@ -47,6 +75,50 @@ def log_close(ws, exc=None) -> None:
 
 def compression(opt):
     return {None: "deflate", "on": "deflate", "off": None}[opt]
+
+
+def deflate_params(text: str) -> dict:
+    """RFC 7692 parameters ("a; b=9") as the factories' keyword arguments."""
+    out = {}
+    for part in text.split(";"):
+        name, _, value = part.strip().partition("=")
+        if not name or name == "permessage-deflate":
+            continue
+        if name not in ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits"):
+            raise SystemExit(f"unknown permessage-deflate parameter {name!r}")
+        out[name] = int(value) if value else True
+    return out
+
+
+def connection_options(args, role: str) -> dict:
+    """compression/extensions (and max_size) for serve() or connect()."""
+    opts = {}
+    if args.max_size is not None:
+        opts["max_size"] = args.max_size
+    if args.deflate_params is None:
+        opts["compression"] = compression(args.deflate)
+        return opts
+    params = deflate_params(args.deflate_params)
+    factory = ServerPerMessageDeflateFactory if role == "server" else ClientPerMessageDeflateFactory
+    opts["compression"] = None
+    opts["extensions"] = [factory(**params)]
+    return opts
+
+
+def script_messages(path: str) -> list:
+    with open(path, encoding="utf-8") as f:
+        steps = json.load(f)
+    out = []
+    for step in steps:
+        if "text" in step:
+            out.append(step["text"])
+        elif "hex" in step:
+            out.append(bytes.fromhex(step["hex"]))
+        elif "fragments" in step:
+            out.append(list(step["fragments"]))
+        else:
+            raise SystemExit(f"bad script step {step!r}")
+    return out
 
 
 async def serve(args) -> None:
@@ -78,7 +150,7 @@ async def serve(args) -> None:
             done.set_result(None)
 
     server = await websockets.server.serve(
-        handler, "127.0.0.1", args.port, compression=compression(args.deflate), ping_interval=None
+        handler, "127.0.0.1", args.port, ping_interval=None, **connection_options(args, "server")
     )
     log({"event": "listening", "port": server.sockets[0].getsockname()[1]})
     loop = asyncio.get_running_loop()
@@ -88,10 +160,20 @@ async def serve(args) -> None:
     await server.wait_closed()
 
 
+async def close_as_asked(ws, args) -> None:
+    """--close: client-CODE closes, server-CODE asks the server to."""
+    who, code = args.close.split("-")
+    reason = REASONS.get(int(code), "closing")
+    if who == "client":
+        await ws.close(int(code), reason)
+    else:
+        await ws.send(f"close {code} {reason}")
+
+
 async def client(args) -> int:
     try:
         ws = await websockets.client.connect(
-            args.url, compression=compression(args.deflate), ping_interval=None, close_timeout=5
+            args.url, ping_interval=None, close_timeout=5, **connection_options(args, "client")
         )
     except websockets.exceptions.InvalidStatusCode as e:
         log({"event": "http_status", "status": e.status_code})
@@ -99,7 +181,12 @@ async def client(args) -> int:
     exts = ", ".join(e.name for e in ws.extensions)
     log({"event": "open", "extensions": exts})
     try:
-        if args.steps == "full":
+        if args.script:
+            for m in script_messages(args.script):
+                await ws.send(m)
+                log_message(await ws.recv())
+            await close_as_asked(ws, args)
+        elif args.steps == "full":
             await ws.send("hello \u2603")
             log_message(await ws.recv())
             await ws.send(bytes(range(256)))
@@ -113,12 +200,7 @@ async def client(args) -> int:
             log_message(await ws.recv())
             await ws.send("fragment-me")
             log_message(await ws.recv())
-            who, code = args.close.split("-")
-            reason = REASONS.get(int(code), "closing")
-            if who == "client":
-                await ws.close(int(code), reason)
-            else:
-                await ws.send(f"close {code} {reason}")
+            await close_as_asked(ws, args)
         while True:
             log_message(await ws.recv())
     except websockets.exceptions.ConnectionClosedError as e:
@@ -141,7 +223,13 @@ def main() -> int:
     p.add_argument("--deflate", choices=["on", "off"])
     p.add_argument("--once", action="store_true")
     p.add_argument("--timeout", type=float, default=20)
+    p.add_argument("--deflate-params")
+    p.add_argument("--digest", action="store_true")
+    p.add_argument("--max-size", type=int)
+    p.add_argument("--script")
     args = p.parse_args()
+    global DIGEST
+    DIGEST = args.digest
     if args.role == "server":
         asyncio.run(serve(args))
         return 0

@@ -7,14 +7,33 @@
 //   ("ping-me"), a fragmented server message ("fragment-me"), then --close:
 //   client-CODE (close itself) or server-CODE (ask the server to close).
 // --steps none: send nothing; report whatever the server does.
+// --script FILE: instead of the steps, a JSON list of messages, each
+//   {"text": S}, {"hex": H} (binary) or {"fragments": [S, ...]} (one text
+//   message in several frames); each is sent and one reply awaited, then the
+//   client closes as --close says.
 // Options: --url URL, --deflate on|off (default: ws's default, on),
-// --timeout SECONDS (default 20: exit 3 if still open).
+// --timeout SECONDS (default 20: exit 3 if still open),
+// --deflate-params PARAMS (permessage-deflate with these RFC 7692 parameters,
+//   e.g. "client_no_context_takeover; client_max_window_bits=9", "" for the
+//   defaults; every message compressed: threshold 0; overrides --deflate),
+// --digest (log data messages as {type, size, sha256} instead of content).
 'use strict';
 
+const crypto = require('crypto');
+const fs = require('fs');
 const WebSocket = require('ws');
 
 function parseArgs(argv) {
-  const opts = { url: null, steps: 'full', close: 'client-1000', deflate: undefined, timeout: 20 };
+  const opts = {
+    url: null,
+    steps: 'full',
+    close: 'client-1000',
+    deflate: undefined,
+    timeout: 20,
+    deflateParams: undefined,
+    digest: false,
+    script: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--url') opts.url = argv[++i];
@@ -22,12 +41,35 @@ function parseArgs(argv) {
     else if (a === '--close') opts.close = argv[++i];
     else if (a === '--deflate') opts.deflate = argv[++i] === 'on';
     else if (a === '--timeout') opts.timeout = Number(argv[++i]);
+    else if (a === '--deflate-params') opts.deflateParams = argv[++i];
+    else if (a === '--digest') opts.digest = true;
+    else if (a === '--script') opts.script = argv[++i];
     else throw new Error(`unknown argument ${a}`);
   }
   return opts;
 }
 
 const REASONS = { 1000: 'bye now', 1002: 'protocol error test' };
+
+// --deflate-params as ws's perMessageDeflate options; threshold 0: every
+// message compressed.
+const NAMES = {
+  server_no_context_takeover: 'serverNoContextTakeover',
+  client_no_context_takeover: 'clientNoContextTakeover',
+  server_max_window_bits: 'serverMaxWindowBits',
+  client_max_window_bits: 'clientMaxWindowBits',
+};
+
+function deflateOptions(text) {
+  const out = { threshold: 0 };
+  for (const part of text.split(';')) {
+    const [name, value] = part.trim().split('=');
+    if (!name || name === 'permessage-deflate') continue;
+    if (!(name in NAMES)) throw new Error(`unknown permessage-deflate parameter ${name}`);
+    out[NAMES[name]] = value === undefined ? true : Number(value);
+  }
+  return out;
+}
 
 function log(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
@@ -36,6 +78,7 @@ function log(obj) {
 const opts = parseArgs(process.argv.slice(2));
 const wsOpts = {};
 if (opts.deflate !== undefined) wsOpts.perMessageDeflate = opts.deflate;
+if (opts.deflateParams !== undefined) wsOpts.perMessageDeflate = deflateOptions(opts.deflateParams);
 const ws = new WebSocket(opts.url, wsOpts);
 
 const timer = setTimeout(() => {
@@ -52,10 +95,19 @@ function nextMessage() {
   return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
 }
 
-ws.on('message', (data, isBinary) => {
-  const m = isBinary
+function describeMessage(data, isBinary) {
+  if (opts.digest) {
+    const buf = Buffer.from(data);
+    const sha256 = crypto.createHash('sha256').update(buf).digest('hex');
+    return { event: 'message', type: isBinary ? 'binary' : 'text', size: buf.length, sha256 };
+  }
+  return isBinary
     ? { event: 'message', type: 'binary', hex: Buffer.from(data).toString('hex') }
     : { event: 'message', type: 'text', data: data.toString('utf8') };
+}
+
+ws.on('message', (data, isBinary) => {
+  const m = describeMessage(data, isBinary);
   log(m);
   if (waiters.length) waiters.shift().resolve(m);
   else inbox.push(m);
@@ -93,15 +145,36 @@ async function fullSteps() {
   await nextMessage();
   ws.send('fragment-me');
   await nextMessage();
+  closeAsAsked();
+}
+
+function closeAsAsked() {
   const [who, code] = opts.close.split('-');
   const reason = REASONS[code] || 'closing';
   if (who === 'client') ws.close(Number(code), reason);
   else ws.send(`close ${code} ${reason}`);
 }
 
+async function scriptSteps() {
+  const steps = JSON.parse(fs.readFileSync(opts.script, 'utf8'));
+  for (const step of steps) {
+    if ('text' in step) ws.send(step.text);
+    else if ('hex' in step) ws.send(Buffer.from(step.hex, 'hex'));
+    else if ('fragments' in step) {
+      step.fragments.forEach((f, i) => ws.send(f, { fin: i === step.fragments.length - 1 }));
+    } else throw new Error(`bad script step ${JSON.stringify(step)}`);
+    await nextMessage();
+  }
+  closeAsAsked();
+}
+
 ws.on('open', () => {
   log({ event: 'open', extensions: ws.extensions });
-  if (opts.steps === 'full') {
+  if (opts.script) {
+    scriptSteps().catch((err) => {
+      if (!closed) log({ event: 'step_failed', message: err.message });
+    });
+  } else if (opts.steps === 'full') {
     fullSteps().catch((err) => {
       if (!closed) log({ event: 'step_failed', message: err.message });
     });

@@ -8,21 +8,48 @@
 //   "ping-me"            ping with "srv-ping"; on the pong send "got pong"
 //   "fragment-me"        send the text "server fragments" in three frames
 // Options: --port N (default 0), --deflate on|off (default: ws's default, off),
-// --once (exit after the first connection closes).
+// --once (exit after the first connection closes),
+// --deflate-params PARAMS (permessage-deflate with these RFC 7692 parameters,
+//   e.g. "server_no_context_takeover; server_max_window_bits=9", "" for the
+//   defaults; every message compressed: threshold 0; overrides --deflate),
+// --digest (log data messages as {type, size, sha256} instead of content).
 'use strict';
 
+const crypto = require('crypto');
 const { WebSocketServer } = require('ws');
 
 function parseArgs(argv) {
-  const opts = { port: 0, deflate: undefined, once: false };
+  const opts = { port: 0, deflate: undefined, once: false, deflateParams: undefined, digest: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') opts.port = Number(argv[++i]);
     else if (a === '--deflate') opts.deflate = argv[++i] === 'on';
     else if (a === '--once') opts.once = true;
+    else if (a === '--deflate-params') opts.deflateParams = argv[++i];
+    else if (a === '--digest') opts.digest = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return opts;
+}
+
+// --deflate-params as ws's perMessageDeflate options; threshold 0: every
+// message compressed.
+const NAMES = {
+  server_no_context_takeover: 'serverNoContextTakeover',
+  client_no_context_takeover: 'clientNoContextTakeover',
+  server_max_window_bits: 'serverMaxWindowBits',
+  client_max_window_bits: 'clientMaxWindowBits',
+};
+
+function deflateOptions(text) {
+  const out = { threshold: 0 };
+  for (const part of text.split(';')) {
+    const [name, value] = part.trim().split('=');
+    if (!name || name === 'permessage-deflate') continue;
+    if (!(name in NAMES)) throw new Error(`unknown permessage-deflate parameter ${name}`);
+    out[NAMES[name]] = value === undefined ? true : Number(value);
+  }
+  return out;
 }
 
 function log(obj) {
@@ -30,13 +57,18 @@ function log(obj) {
 }
 
 function logMessage(data, isBinary) {
-  if (isBinary) log({ event: 'message', type: 'binary', hex: Buffer.from(data).toString('hex') });
+  if (opts.digest) {
+    const buf = Buffer.from(data);
+    const sha256 = crypto.createHash('sha256').update(buf).digest('hex');
+    log({ event: 'message', type: isBinary ? 'binary' : 'text', size: buf.length, sha256 });
+  } else if (isBinary) log({ event: 'message', type: 'binary', hex: Buffer.from(data).toString('hex') });
   else log({ event: 'message', type: 'text', data: data.toString('utf8') });
 }
 
 const opts = parseArgs(process.argv.slice(2));
 const serverOpts = { host: '127.0.0.1', port: opts.port };
 if (opts.deflate !== undefined) serverOpts.perMessageDeflate = opts.deflate;
+if (opts.deflateParams !== undefined) serverOpts.perMessageDeflate = deflateOptions(opts.deflateParams);
 const wss = new WebSocketServer(serverOpts);
 
 wss.on('listening', () => log({ event: 'listening', port: wss.address().port }));
