@@ -536,8 +536,8 @@ int ClientRun::run() {
 
   print_report(o_, stats_, message_pacer_->precise());
   if (stats_.established == 0) {
-    std::fprintf(stderr, "wsload: cannot reach %s:%u: %s\n", o_.target.host.c_str(), o_.target.port,
-                 stats_.first_error.c_str());
+    std::fprintf(stderr, "wsload: no connection to %s:%u was established: %s\n",
+                 o_.target.host.c_str(), o_.target.port, stats_.first_error.c_str());
     return 1;
   }
   if (stats_.errors() > o_.max_errors) {

@@ -120,10 +120,16 @@ void print_report(const ClientOptions& o, const ClientStats& s, bool precise_pac
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("wsload %s -> %s: %s, %llu B %s, %u connections (%llu established)\n",
-              scenario_name(o).c_str(), target_text(o.target).c_str(), direction,
-              static_cast<unsigned long long>(o.size), std::string(kind_name(o.kind)).c_str(),
-              o.connections, static_cast<unsigned long long>(s.established));
+  if (o.idle) {
+    std::printf("wsload idle -> %s: %u connections (%llu established)\n",
+                target_text(o.target).c_str(), o.connections,
+                static_cast<unsigned long long>(s.established));
+  } else {
+    std::printf("wsload %s -> %s: %s, %llu B %s, %u connections (%llu established)\n",
+                scenario_name(o).c_str(), target_text(o.target).c_str(), direction,
+                static_cast<unsigned long long>(o.size), std::string(kind_name(o.kind)).c_str(),
+                o.connections, static_cast<unsigned long long>(s.established));
+  }
   std::printf("handshakes %.0f/s (%.3f s for all)\n", handshakes_per_sec, s.connect_phase_s);
   print_line("handshake", s.handshake);
   std::printf(
