@@ -6,10 +6,29 @@
 //                 --kind text-ascii|text-utf8|binary --duration SEC
 //                 [--rate MSGS_PER_SEC_PER_CONN | --closed-loop [--inflight K]]
 //                 [--warmup SEC] [--direction both|c2s|s2c]
-//                 [--idle] [--ping-interval SEC] [--max-errors N] [--json]
+//                 [--idle] [--ping-interval SEC] [--connect-concurrency N]
+//                 [--max-errors N] [--json]
 //
-// Exit status: 0 on success; 1 when the target cannot be reached, a server
-// cannot listen or the errors exceed --max-errors; 2 for bad arguments.
+// Scenarios of the client:
+//   open loop (--rate R): each connection has a fixed schedule of R messages
+//     per second, the connections' schedules interleaved evenly; a message
+//     carries its intended send time and latency runs from that time to its
+//     echo, so a stalled path shows as latency rather than fewer samples.
+//   closed loop (the default without --rate): K messages in flight per
+//     connection, the next sent when an echo arrives: maximum throughput.
+//   --direction c2s: the client tells the server to discard ("wsload sink")
+//     and sends as fast as the connection takes (or at --rate).
+//   --direction s2c: the client asks for a stream ("wsload stream SIZE KIND");
+//     the server sends unmasked messages as fast as the connection takes them.
+//   --idle: connections only open, hold, and ping every --ping-interval.
+// Client frames are masked with a fresh key per frame from a fast PRNG
+// (xorshift64*, seeded from std::random_device): masking copies from one
+// payload template shared by all connections, so per-frame keys cost nothing.
+// Every received message is checked: opcode, length, stamp (echoes in order)
+// and every payload byte against the template.
+//
+// Exit status: 0 on success; 1 when no connection could be established, a
+// server cannot listen or the errors exceed --max-errors; 2 for bad arguments.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>

@@ -193,7 +193,9 @@ class ServerConn {
       }
     }
     decoder_.feed(bytes.data(), bytes.size(), *this);
-    flush(true);
+    // A stream refills from write callbacks: a try_write that took everything
+    // would leave no callback, and the stream would stop.
+    flush(!streaming_);
     if (closing_) return;
     // Echoes wait for the client to read them; a stream does not stop reading (the close).
     if (!streaming_ && out_.queued() > kHighWatermark && reading_) {
