@@ -144,7 +144,9 @@ void StreamInspector::check_header(const FrameHeader& h) {
     in_message_ = true;
     msg_opcode_ = h.opcode;
     msg_compressed_ = cfg_.deflate_negotiated && (h.rsv & rsv::rsv1);
-    msg_check_utf8_ = h.opcode == opcode::text;
+    // RSV1 without negotiation means some unknown encoding: the payload is
+    // not plain text, and the frame is already flagged.
+    msg_check_utf8_ = h.opcode == opcode::text && (msg_compressed_ || !(h.rsv & rsv::rsv1));
     msg_inflate_ = msg_compressed_ && inflater_ && !inflater_->broken();
     if (msg_compressed_ && !msg_inflate_) msg_check_utf8_ = false;  // nothing to read
     if (msg_inflate_) inflater_->begin_message();

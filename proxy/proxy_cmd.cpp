@@ -22,10 +22,9 @@ void on_signal(uv_signal_t* h, int signum) {
   if (++st->count == 1) {
     st->server->begin_shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
   } else {
-    // A second signal: end everything now.
+    // A second signal: end every session now; the loop then runs dry.
     st->forced = true;
     st->server->force_shutdown();
-    uv_stop(h->loop);
   }
 }
 
@@ -99,13 +98,9 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   if (hooks.on_ready) hooks.on_ready(&loop, server);
 
   uv_run(&loop, UV_RUN_DEFAULT);
-  if (st.forced) {
-    log->flush();
-    return 3;
-  }
   uv_loop_close(&loop);
   log->flush();
-  return 0;
+  return st.forced ? 3 : 0;
 }
 
 }  // namespace wsi

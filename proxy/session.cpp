@@ -341,6 +341,7 @@ void Session::end(EndCause cause, bool reset_client, bool reset_upstream) {
   ending_ = true;
   if (end_cause_ == EndCause::none) end_cause_ = cause;
   if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_));
+  log_unanswered_requests();
   log_synthesized_closes();
   log_conn_close();
   if (timer_open_) {
@@ -385,6 +386,7 @@ void Session::shut_down(bool close_frames) {
     const std::string to_server = frame(opcode::close, payload, true, 0, kKey);
     forward(upstream_, client_, to_client.data(), to_client.size());
     forward(client_, upstream_, to_server.data(), to_server.size());
+    proxy_sent_close_ = true;
   }
   end_cause_ = EndCause::proxy_shutdown;
   send_fin(client_);
@@ -394,43 +396,59 @@ void Session::shut_down(bool close_frames) {
 
 // ---- timers --------------------------------------------------------------
 
+// One source of truth for both arming and firing: the earliest deadline that
+// applies in the session's current state, and what expires then.
+Session::Deadline Session::next_deadline() const {
+  const ProxyConfig& cfg = server_.config();
+  Deadline d{UINT64_MAX, TimerKind::none};
+  auto consider = [&](uint64_t at, TimerKind kind) {
+    if (at < d.at) d = {at, kind};
+  };
+  if (failed_reply_) {
+    consider(failed_at_ms_ + kFailedReplyLingerMs, TimerKind::failed_reply);
+    return d;  // nothing else matters while answering 502/504
+  }
+  if ((resolving_ || connecting_ || reconnect_on_close_) && cfg.connect_timeout_ms)
+    consider(started_ms_ + cfg.connect_timeout_ms, TimerKind::connect);
+  if (!first_response_seen_ && cfg.handshake_timeout_ms)
+    consider(started_ms_ + cfg.handshake_timeout_ms, TimerKind::handshake);
+  if (upstream_ready_ && cfg.idle_timeout_ms)
+    consider(last_activity_ms_ + cfg.idle_timeout_ms, TimerKind::idle);
+  return d;
+}
+
 void Session::arm_timer() {
   if (!timer_open_ || ending_) return;
-  const ProxyConfig& cfg = server_.config();
-  uint64_t deadline = UINT64_MAX;
-  auto consider = [&](uint64_t d) { deadline = d < deadline ? d : deadline; };
-  if (failed_reply_) consider(failed_at_ms_ + 2000);
-  if ((resolving_ || connecting_ || reconnect_on_close_) && cfg.connect_timeout_ms)
-    consider(started_ms_ + cfg.connect_timeout_ms);
-  if (!first_response_seen_ && !failed_reply_ && cfg.handshake_timeout_ms)
-    consider(started_ms_ + cfg.handshake_timeout_ms);
-  if (upstream_ready_ && cfg.idle_timeout_ms) consider(last_activity_ms_ + cfg.idle_timeout_ms);
-  if (deadline == UINT64_MAX) {
+  const Deadline d = next_deadline();
+  if (d.kind == TimerKind::none) {
     uv_timer_stop(&timer_);
     return;
   }
+  // At least 1 ms: a zero timeout would run again within the same loop turn.
   const uint64_t now = now_ms();
-  uv_timer_start(&timer_, on_timer, deadline > now ? deadline - now : 0, 0);
+  uv_timer_start(&timer_, on_timer, d.at > now ? d.at - now : 1, 0);
 }
 
 void Session::on_timer(uv_timer_t* t) {
   Session* s = static_cast<Session*>(t->data);
-  const ProxyConfig& cfg = s->server_.config();
-  const uint64_t now = s->now_ms();
-  if (s->failed_reply_) {
-    if (now >= s->failed_at_ms_ + 2000) s->end(EndCause::upstream_unreachable, false, false);
-  } else if ((s->resolving_ || s->connecting_ || s->reconnect_on_close_) &&
-             cfg.connect_timeout_ms && now >= s->started_ms_ + cfg.connect_timeout_ms) {
-    s->reconnect_on_close_ = false;
-    s->upstream_failed("timeout", UV_ETIMEDOUT, 504);
-  } else if (!s->first_response_seen_ && cfg.handshake_timeout_ms &&
-             now >= s->started_ms_ + cfg.handshake_timeout_ms) {
-    s->end_cause_ = EndCause::handshake_timeout;
-    s->end(EndCause::handshake_timeout, false, false);
-  } else if (s->upstream_ready_ && cfg.idle_timeout_ms &&
-             now >= s->last_activity_ms_ + cfg.idle_timeout_ms) {
-    s->end_cause_ = EndCause::idle_timeout;
-    s->end(EndCause::idle_timeout, false, false);
+  const Deadline d = s->next_deadline();
+  if (s->now_ms() >= d.at) {
+    switch (d.kind) {
+      case TimerKind::failed_reply: s->end(EndCause::upstream_unreachable, false, false); break;
+      case TimerKind::connect:
+        s->reconnect_on_close_ = false;
+        s->upstream_failed("timeout", UV_ETIMEDOUT, 504);
+        break;
+      case TimerKind::handshake:
+        s->end_cause_ = EndCause::handshake_timeout;
+        s->end(EndCause::handshake_timeout, false, false);
+        break;
+      case TimerKind::idle:
+        s->end_cause_ = EndCause::idle_timeout;
+        s->end(EndCause::idle_timeout, false, false);
+        break;
+      case TimerKind::none: break;
+    }
   }
   s->arm_timer();
 }

@@ -124,6 +124,13 @@ class Session final : public InspectorSink {
   void reply_and_close(int status, const std::string& body);
 
   // Timers.
+  enum class TimerKind : uint8_t { none, failed_reply, connect, handshake, idle };
+  struct Deadline {
+    uint64_t at;
+    TimerKind kind;
+  };
+  static constexpr uint64_t kFailedReplyLingerMs = 2000;  // after a 502/504, wait for EOF
+  Deadline next_deadline() const;
   static void on_timer(uv_timer_t* t);
   void arm_timer();
 
@@ -142,6 +149,7 @@ class Session final : public InspectorSink {
   void log_conn_open();
   void log_conn_close();
   void log_synthesized_closes();
+  void log_unanswered_requests();
   std::string describe_cause(EndCause cause) const;
   uint64_t now_ms() const;
 
@@ -190,7 +198,9 @@ class Session final : public InspectorSink {
   bool close_seen_[2] = {false, false};
   uint16_t close_code_[2] = {0, 0};      // the code each direction's close frame carried
   uint64_t close_frame_[2] = {0, 0};     // and its frame index
-  std::optional<Flagged> last_violation_[2];
+  // Last error per direction: [dir][0] any, [1] 1002, [2] 1007, [3] 1009.
+  std::optional<Flagged> last_violation_[2][4];
+  bool proxy_sent_close_ = false;  // shutdown sent close 1001 to both sides
   std::string preview_[2];
 
   EndCause end_cause_ = EndCause::none;

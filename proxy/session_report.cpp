@@ -13,6 +13,16 @@ namespace {
 
 size_t index_of(Direction d) { return d == Direction::client_to_server ? 0 : 1; }
 
+// Slot of last_violation_ for a close code: 1 for 1002, 2 for 1007, 3 for 1009.
+size_t code_slot(uint16_t code) {
+  switch (code) {
+    case 1002: return 1;
+    case 1007: return 2;
+    case 1009: return 3;
+    default: return 0;
+  }
+}
+
 std::string_view endpoint_receiving(Direction d) {
   return d == Direction::client_to_server ? "server" : "client";
 }
@@ -97,7 +107,13 @@ void Session::log_handshake(const PendingRequest& req, const HttpHead* response,
                             const Negotiated* n, const std::vector<Finding>& response_findings) {
   const HandshakeRequest& r = req.request;
   nlohmann::ordered_json headers = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : req.headers) headers[name] = value;
+  for (const auto& [name, value] : req.headers) {
+    // A header sent on several lines keeps every value, joined as HTTP would.
+    if (headers.contains(name))
+      headers[name] = headers[name].get<std::string>() + ", " + value;
+    else
+      headers[name] = value;
+  }
   nlohmann::ordered_json findings = nlohmann::ordered_json::array();
   size_t errors = 0;
   std::string text_findings;
@@ -179,8 +195,15 @@ void Session::on_payload(Direction dir, const FrameHeader& h, const uint8_t* dat
 void Session::on_violation(const Violation& v) {
   server_.stats().violations++;
   const RuleInfo& info = rule_info(v.rule);
-  if (info.severity == Severity::error)
-    last_violation_[index_of(v.dir)] = Flagged{v.rule, v.offset, v.frame_index, now_ms()};
+  if (info.severity == Severity::error) {
+    const Flagged f{v.rule, v.offset, v.frame_index, now_ms()};
+    auto& slots = last_violation_[index_of(v.dir)];
+    slots[0] = f;
+    if (const size_t slot = code_slot(info.close_code)) {
+      // The first violation for a code is what an endpoint fails on.
+      if (!slots[slot]) slots[slot] = f;
+    }
+  }
   server_.log().emit(info.severity == Severity::error ? EventLevel::error : EventLevel::warn, id_,
                      violation_json(v), violation_text(v));
 }
@@ -201,11 +224,15 @@ void Session::on_close(const CloseFrame& c) {
   const bool protocol_code = c.code == 1002 || c.code == 1007 || c.code == 1009;
   // A reply is explained by what it answers only when that close frame was
   // itself flagged (an endpoint answering a broken close with 1002 or 1007).
-  const bool reply_to_flagged = reply && last_violation_[r] &&
-                                last_violation_[r]->frame_index == close_frame_[r] &&
+  const auto& flagged = last_violation_[r];
+  const bool reply_to_flagged = reply && flagged[0] &&
+                                flagged[0]->frame_index == close_frame_[r] &&
                                 c.code != close_code_[r];
+  // Prefer a violation whose rule makes endpoints close with this very code.
+  const std::optional<Flagged>& cause =
+      flagged[code_slot(c.code)] ? flagged[code_slot(c.code)] : flagged[0];
   if (protocol_code && (!reply || reply_to_flagged)) {
-    if (const auto& f = last_violation_[r]) {
+    if (const auto& f = reply_to_flagged ? flagged[0] : cause) {
       const RuleInfo& info = rule_info(f->rule);
       const uint64_t ms = now_ms() - f->at_ms;
       j["caused_by"] = {{"rule", info.id},
@@ -239,6 +266,31 @@ void Session::log_synthesized_closes() {
     end_cause_ = EndCause::close_handshake;
     return;
   }
+  if (proxy_sent_close_) {
+    // Shutdown sent close 1001 to both endpoints: that is what they report.
+    const CloseCodeInfo& gone = close_code_info(1001);
+    for (Direction d : {Direction::server_to_client, Direction::client_to_server}) {
+      if (close_seen_[index_of(d)]) continue;
+      const std::string who(endpoint_receiving(d));
+      nlohmann::ordered_json j = {{"event", "close"},
+                                  {"dir", direction_name(d)},
+                                  {"synthesized", true},
+                                  {"sent_by", "wsinspect"},
+                                  {"endpoint", who},
+                                  {"code", 1001},
+                                  {"on_wire", true},
+                                  {"name", gone.name},
+                                  {"reason", "wsinspect shutting down"},
+                                  {"valid", true},
+                                  {"cause", "proxy_shutdown"},
+                                  {"explanation", explanation_json(1001)}};
+      server_.log().emit(EventLevel::info, id_, j,
+                         std::string(direction_arrow(d)) + " wsinspect sent the " + who +
+                             " close 1001 " + std::string(gone.name) +
+                             " while shutting down");
+    }
+    return;
+  }
   const CloseCodeInfo& info = close_code_info(1006);
   for (Direction d : {Direction::server_to_client, Direction::client_to_server}) {
     if (close_seen_[index_of(d)]) continue;
@@ -263,6 +315,23 @@ void Session::log_synthesized_closes() {
                            std::string(info.description) + "\n    how to fix it: " +
                            std::string(info.fix));
   }
+}
+
+void Session::log_unanswered_requests() {
+  for (const PendingRequest& req : requests_) {
+    if (req.websocket) {
+      log_handshake(req, nullptr, nullptr, {});
+      continue;
+    }
+    nlohmann::ordered_json j = {{"event", "http"},
+                                {"method", escape_text(req.method)},
+                                {"path", escape_text(req.path)},
+                                {"status", 0}};
+    server_.log().emit(EventLevel::warn, id_, j,
+                       "http " + escape_text(req.method) + " " + escape_text(req.path) +
+                           " -> no response");
+  }
+  requests_.clear();
 }
 
 void Session::log_conn_close() {

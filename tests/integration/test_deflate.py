@@ -436,23 +436,15 @@ class RawServerTest(DeflateTestCase):
     def test_node_client_rsv1_without_extension(self):
         self.rsv1_without_extension("node", strict=False)
 
-    # Bugs: (1) with RSV1 set and nothing negotiated, the inspector also
-    # validates the compressed payload of the text frame as UTF-8 and adds a
-    # spurious invalid-utf8-text (1007) on that frame ("byte 0x48 at message
-    # byte 1"); (2) caused_by takes the last error flagged in the received
-    # direction, so the client's 1002 is linked to that invalid-utf8-text
-    # (close code 1007) instead of rsv1-without-extension (1002), the first
-    # violation and the one whose close code the endpoint sent.
-    @unittest.expectedFailure
+    # With RSV1 set and nothing negotiated, the payload is not read as text,
+    # and the client's 1002 is linked to rsv1-without-extension.
     def test_py_client_rsv1_without_extension_caused_by(self):
         self.rsv1_without_extension("py", strict=True)
 
-    @unittest.expectedFailure
     def test_node_client_rsv1_without_extension_caused_by(self):
         self.rsv1_without_extension("node", strict=True)
 
-    # Bug (1) above, with raw peers only.
-    @unittest.expectedFailure
+    # The same, with raw peers only.
     def test_rsv1_without_extension_is_the_only_finding(self):
         up = RawUpstream()
         self.addCleanup(up.close)
