@@ -231,7 +231,8 @@ constexpr std::array kRules = std::to_array<RuleInfo>({
     {Rule::response_deflate_params_malformed, "response-deflate-params-malformed", kNoCloseFrame, 0,
      kError, "RFC 7692 §7, §7.1.2.2",
      "The accepted permessage-deflate has an unknown or repeated parameter, window bits outside "
-     "8..15, a value where none is allowed, or client_max_window_bits the client did not offer.",
+     "8..15, or a value where none is allowed (a parameter the client did not offer is "
+     "response-extension-not-offered).",
      "The client must fail the connection; fix the server's extension negotiation, or find the "
      "hop that edited Sec-WebSocket-Extensions in the response."},
     {Rule::response_subprotocol_not_offered, "response-subprotocol-not-offered", kNoCloseFrame, 0,
