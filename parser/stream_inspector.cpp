@@ -58,7 +58,7 @@ void StreamInspector::report(Rule rule, uint64_t offset, const FrameHeader* h, c
                              ...) {
   const RuleInfo& info = rule_info(rule);
   (info.severity == Severity::error ? stats_.errors : stats_.warnings)++;
-  uint32_t& n = stats_.by_rule[static_cast<size_t>(rule)];
+  uint32_t& n = stats_.counter(rule);
   if (++n > cfg_.max_reports_per_rule) {
     stats_.suppressed++;
     return;
@@ -108,7 +108,7 @@ void StreamInspector::check_header(const FrameHeader& h) {
 
   frame_is_text_data_ = false;
   frame_in_message_ = false;
-  control_len_ = 0;
+  close_len_ = 0;
 
   if (opcode::is_reserved(h.opcode)) {
     report(Rule::reserved_opcode, at, &h, "opcode 0x%X is reserved", h.opcode);
@@ -192,13 +192,15 @@ void StreamInspector::on_frame_payload(const FrameHeader& h, const uint8_t* data
     inflate(h, data, n, at);
   } else if (frame_is_text_data_) {
     validate_text(h, data, n, at);
-  } else if (h.is_control() && at < kMaxControlPayload) {
+  } else if (h.opcode == opcode::close && at < kMaxControlPayload) {
+    if (!close_payload_) close_payload_ = std::make_unique<uint8_t[]>(kMaxControlPayload);
+    uint8_t* dst = close_payload_.get();
     const size_t take = std::min<uint64_t>(n, kMaxControlPayload - at);
     if (h.masked)
-      unmask_copy(control_ + at, data, take, h.mask, at);
+      unmask_copy(dst + at, data, take, h.mask, at);
     else
-      std::memcpy(control_ + at, data, take);
-    control_len_ = at + take;
+      std::memcpy(dst + at, data, take);
+    close_len_ = at + take;
   }
 }
 
@@ -325,10 +327,11 @@ void StreamInspector::finish_close(const FrameHeader& h) {
   c.length_valid = h.length != 1 && h.length <= kMaxControlPayload;
   c.code_valid = true;
   c.reason_valid = true;
-  if (control_len_ >= 2) {
+  if (close_len_ >= 2) {
+    const uint8_t* p = close_payload_.get();
     c.has_code = true;
-    c.code = static_cast<uint16_t>((control_[0] << 8) | control_[1]);
-    c.reason = std::span<const uint8_t>(control_ + 2, control_len_ - 2);
+    c.code = static_cast<uint16_t>((p[0] << 8) | p[1]);
+    c.reason = std::span<const uint8_t>(p + 2, close_len_ - 2);
     c.code_valid = close_code_valid_on_wire(c.code);
     if (!c.code_valid)
       report(Rule::invalid_close_code, h.payload_offset(), &h,

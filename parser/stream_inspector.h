@@ -87,7 +87,17 @@ struct InspectorStats {
   uint64_t warnings = 0;
   uint64_t suppressed = 0;  // violations counted but not reported (cap reached)
   uint64_t closes = 0;
-  std::array<uint32_t, kRuleCount> by_rule{};
+
+  // Violations per rule, reported or not. The table is allocated at the
+  // first violation: a clean connection carries none.
+  uint32_t count(Rule r) const { return by_rule_ ? (*by_rule_)[static_cast<size_t>(r)] : 0; }
+  uint32_t& counter(Rule r) {
+    if (!by_rule_) by_rule_ = std::make_unique<std::array<uint32_t, kRuleCount>>();
+    return (*by_rule_)[static_cast<size_t>(r)];
+  }
+
+ private:
+  std::unique_ptr<std::array<uint32_t, kRuleCount>> by_rule_;
 };
 
 class StreamInspector {
@@ -152,8 +162,10 @@ class StreamInspector {
   bool frame_in_message_ = false;    // a data frame belonging to the open message
 
   bool close_seen_ = false;
-  uint8_t control_[kMaxControlPayload];  // unmasked control payload (first 125 bytes)
-  size_t control_len_ = 0;
+  // A close frame's unmasked payload (first 125 bytes), allocated at the
+  // first close frame: it may arrive over several reads.
+  std::unique_ptr<uint8_t[]> close_payload_;
+  size_t close_len_ = 0;
 
 };
 

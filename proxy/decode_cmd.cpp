@@ -113,9 +113,9 @@ int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) 
     return 2;
   }
   const bool truncated = [&] {
-    const uint64_t before = inspector.stats().by_rule[static_cast<size_t>(Rule::stream_ended_mid_frame)];
+    const uint64_t before = inspector.stats().count(Rule::stream_ended_mid_frame);
     inspector.finish();
-    return inspector.stats().by_rule[static_cast<size_t>(Rule::stream_ended_mid_frame)] != before;
+    return inspector.stats().count(Rule::stream_ended_mid_frame) != before;
   }();
   sink.emit(summary_json(inspector.direction(), inspector.stats(), truncated),
             [&] { return summary_text(inspector.direction(), inspector.stats(), truncated); });

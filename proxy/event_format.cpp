@@ -147,7 +147,7 @@ nlohmann::ordered_json message_json(const MessageInfo& m) {
 nlohmann::ordered_json summary_json(Direction dir, const InspectorStats& s, bool truncated) {
   nlohmann::ordered_json by_rule = nlohmann::ordered_json::object();
   for (size_t i = 0; i < kRuleCount; ++i)
-    if (s.by_rule[i]) by_rule[std::string(all_rules()[i].id)] = s.by_rule[i];
+    if (const uint32_t n = s.count(all_rules()[i].rule)) by_rule[std::string(all_rules()[i].id)] = n;
   return {{"event", "summary"}, {"dir", direction_name(dir)}, {"bytes", s.bytes},
           {"frames", s.frames},  {"messages", s.messages},    {"control_frames", s.control_frames},
           {"errors", s.errors},  {"warnings", s.warnings},    {"suppressed", s.suppressed},
@@ -206,8 +206,8 @@ std::string summary_text(Direction dir, const InspectorStats& s, bool truncated)
   if (s.suppressed) out += " (" + u64(s.suppressed) + " reports suppressed)";
   if (truncated) out += ", stream ended mid-frame";
   for (size_t i = 0; i < kRuleCount; ++i)
-    if (s.by_rule[i])
-      out += "\n    " + std::string(all_rules()[i].id) + ": " + std::to_string(s.by_rule[i]);
+    if (const uint32_t n = s.count(all_rules()[i].rule))
+      out += "\n    " + std::string(all_rules()[i].id) + ": " + std::to_string(n);
   return out;
 }
 

@@ -51,26 +51,23 @@ void Session::start() {
   uv_tcp_nodelay(&client_.tcp, 1);
   log_conn_open();
 
-  uv_timer_init(server_.loop(), &timer_);
-  timer_.data = this;
-  timer_open_ = true;
-  ++refs_;
-
+  connecting_state_ = std::make_unique<Connecting>();
+  Connecting& cs = *connecting_state_;
   // Numeric addresses need no resolver.
   sockaddr_storage addr{};
   const std::string& host = server_.upstream_host();
   const int port = server_.upstream_port();
   if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0 ||
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0) {
-    addrs_.push_back(addr);
+    cs.addrs.push_back(addr);
     init_upstream_and_connect();
   } else {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     const std::string port_str = std::to_string(port);
-    resolve_req_.data = this;
-    const int rc = uv_getaddrinfo(server_.loop(), &resolve_req_, on_resolved, host.c_str(),
+    cs.resolve_req.data = this;
+    const int rc = uv_getaddrinfo(server_.loop(), &cs.resolve_req, on_resolved, host.c_str(),
                                   port_str.c_str(), &hints);
     if (rc < 0) {
       upstream_failed("resolve", rc, 502);
@@ -92,7 +89,7 @@ void Session::on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* re
       for (addrinfo* a = res; a; a = a->ai_next) {
         sockaddr_storage st{};
         std::memcpy(&st, a->ai_addr, a->ai_addrlen);
-        s->addrs_.push_back(st);
+        s->connecting_state_->addrs.push_back(st);
       }
       s->init_upstream_and_connect();
     }
@@ -102,8 +99,9 @@ void Session::on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* re
 }
 
 void Session::init_upstream_and_connect() {
-  if (next_addr_ >= addrs_.size()) {
-    upstream_failed("connect", last_connect_error_ ? last_connect_error_ : UV_EADDRNOTAVAIL, 502);
+  Connecting& cs = *connecting_state_;
+  if (cs.next_addr >= cs.addrs.size()) {
+    upstream_failed("connect", cs.last_error ? cs.last_error : UV_EADDRNOTAVAIL, 502);
     return;
   }
   uv_tcp_init(server_.loop(), &upstream_.tcp);
@@ -114,11 +112,12 @@ void Session::init_upstream_and_connect() {
 }
 
 void Session::connect_next() {
-  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&addrs_[next_addr_++]);
-  connect_req_.data = this;
-  const int rc = uv_tcp_connect(&connect_req_, &upstream_.tcp, addr, on_connect);
+  Connecting& cs = *connecting_state_;
+  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&cs.addrs[cs.next_addr++]);
+  cs.connect_req.data = this;
+  const int rc = uv_tcp_connect(&cs.connect_req, &upstream_.tcp, addr, on_connect);
   if (rc < 0) {
-    last_connect_error_ = rc;
+    cs.last_error = rc;
     reconnect_on_close_ = true;
     close_side(upstream_, false);
     return;
@@ -133,11 +132,12 @@ void Session::on_connect(uv_connect_t* req, int status) {
   if (!s->ending_ && !s->failed_reply_) {
     if (status < 0) {
       // Try the next address once this handle has closed.
-      s->last_connect_error_ = status;
+      s->connecting_state_->last_error = status;
       s->reconnect_on_close_ = true;
       s->close_side(s->upstream_, false);
     } else {
       s->upstream_ready_ = true;
+      s->connecting_state_.reset();  // no callback refers to it any more
       uv_tcp_nodelay(&s->upstream_.tcp, 1);
       s->start_reading(s->client_);
       s->start_reading(s->upstream_);
@@ -340,13 +340,13 @@ void Session::end(EndCause cause, bool reset_client, bool reset_upstream) {
   if (ending_) return;
   ending_ = true;
   if (end_cause_ == EndCause::none) end_cause_ = cause;
-  if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_));
+  if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&connecting_state_->resolve_req));
   log_unanswered_requests();
   log_synthesized_closes();
   log_conn_close();
-  if (timer_open_) {
-    timer_open_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close_handle);
+  if (timer_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_close_handle);
+    timer_ = nullptr;
   }
   close_side(client_, reset_client);
   close_side(upstream_, reset_upstream);
@@ -365,6 +365,7 @@ void Session::on_close_handle(uv_handle_t* h) {
   Session* s;
   if (h->type == UV_TIMER) {
     s = static_cast<Session*>(h->data);
+    delete reinterpret_cast<uv_timer_t*>(h);
   } else {
     Side* side = static_cast<Side*>(h->data);
     s = side->session;
@@ -418,15 +419,24 @@ Session::Deadline Session::next_deadline() const {
 }
 
 void Session::arm_timer() {
-  if (!timer_open_ || ending_) return;
+  if (ending_) return;
   const Deadline d = next_deadline();
   if (d.kind == TimerKind::none) {
-    uv_timer_stop(&timer_);
+    if (timer_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_close_handle);
+      timer_ = nullptr;
+    }
     return;
+  }
+  if (!timer_) {
+    timer_ = new uv_timer_t;
+    uv_timer_init(server_.loop(), timer_);
+    timer_->data = this;
+    ++refs_;
   }
   // At least 1 ms: a zero timeout would run again within the same loop turn.
   const uint64_t now = now_ms();
-  uv_timer_start(&timer_, on_timer, d.at > now ? d.at - now : 1, 0);
+  uv_timer_start(timer_, on_timer, d.at > now ? d.at - now : 1, 0);
 }
 
 void Session::on_timer(uv_timer_t* t) {

@@ -9,7 +9,6 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -157,20 +156,24 @@ class Session final : public InspectorSink {
   uint64_t id_;
   Side client_;
   Side upstream_;
-  uv_timer_t timer_;
-  bool timer_open_ = false;
+  // The session's timer, allocated while a deadline applies: an upgraded
+  // session with no idle timeout holds none.
+  uv_timer_t* timer_ = nullptr;
   int refs_ = 0;  // open handles + requests in flight; the session is freed at 0
   bool ending_ = false;
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
   std::string client_addr_;
 
-  // Upstream connect.
-  uv_getaddrinfo_t resolve_req_;
-  uv_connect_t connect_req_;
-  std::vector<sockaddr_storage> addrs_;  // candidates, tried in order
-  size_t next_addr_ = 0;
-  int last_connect_error_ = 0;
+  // Upstream connect: held only until the upstream is connected (or given up).
+  struct Connecting {
+    uv_getaddrinfo_t resolve_req;
+    uv_connect_t connect_req;
+    std::vector<sockaddr_storage> addrs;  // candidates, tried in order
+    size_t next_addr = 0;
+    int last_error = 0;
+  };
+  std::unique_ptr<Connecting> connecting_state_;
   bool resolving_ = false;
   bool connecting_ = false;
   bool reconnect_on_close_ = false;  // the upstream handle closes to try the next address
@@ -188,7 +191,7 @@ class Session final : public InspectorSink {
   bool first_response_seen_ = false;
   bool awaiting_upgrade_ = false;  // request parser stopped at an upgrade request
   std::vector<uint8_t> held_client_bytes_;  // client bytes after it, until the response
-  std::deque<PendingRequest> requests_;
+  std::vector<PendingRequest> requests_;  // in order; few at a time
   bool upgraded_ = false;
   std::string handshake_path_;
 
@@ -198,10 +201,15 @@ class Session final : public InspectorSink {
   bool close_seen_[2] = {false, false};
   uint16_t close_code_[2] = {0, 0};      // the code each direction's close frame carried
   uint64_t close_frame_[2] = {0, 0};     // and its frame index
-  // Last error per direction: [dir][0] any, [1] 1002, [2] 1007, [3] 1009.
-  std::optional<Flagged> last_violation_[2][4];
   bool proxy_sent_close_ = false;  // shutdown sent close 1001 to both sides
-  std::string preview_[2];
+  // Evidence for linking closes to violations, allocated at the first one.
+  // flagged[dir][0]: the last error; [1], [2], [3]: the first with close
+  // code 1002, 1007, 1009.
+  struct Evidence {
+    std::optional<Flagged> flagged[2][4];
+  };
+  std::unique_ptr<Evidence> evidence_;
+  std::unique_ptr<std::string[]> preview_;  // two buffers, with --preview
 
   EndCause end_cause_ = EndCause::none;
 };

@@ -109,7 +109,7 @@ void Session::on_response_head(const HttpHead& head) {
     requests_.push_back(std::move(none));
   }
   PendingRequest req = std::move(requests_.front());
-  requests_.pop_front();
+  requests_.erase(requests_.begin());
 
   if (req.websocket) {
     std::vector<Finding> response_findings;
@@ -125,6 +125,7 @@ void Session::on_response_head(const HttpHead& head) {
         base.max_message_size = server_.config().max_message_size;
         base.max_reports_per_rule = server_.config().max_reports_per_rule;
         base.want_payload = server_.config().preview > 0;
+        if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
         base.sender = Sender::client;
         client_insp_ = std::make_unique<StreamInspector>(base, *this);
         base.sender = Sender::server;
@@ -156,7 +157,7 @@ void Session::switch_to_websocket(std::span<const uint8_t> first_server_bytes) {
   awaiting_upgrade_ = false;
   request_parser_.reset();
   response_parser_.reset();
-  requests_.clear();
+  std::vector<PendingRequest>().swap(requests_);  // frees its memory
   if (!first_server_bytes.empty()) server_insp_->feed(first_server_bytes);
   if (!held_client_bytes_.empty()) {
     std::vector<uint8_t> held;

@@ -13,7 +13,7 @@ namespace {
 
 size_t index_of(Direction d) { return d == Direction::client_to_server ? 0 : 1; }
 
-// Slot of last_violation_ for a close code: 1 for 1002, 2 for 1007, 3 for 1009.
+// Slot of Evidence::flagged for a close code: 1 for 1002, 2 for 1007, 3 for 1009.
 size_t code_slot(uint16_t code) {
   switch (code) {
     case 1002: return 1;
@@ -197,7 +197,8 @@ void Session::on_violation(const Violation& v) {
   const RuleInfo& info = rule_info(v.rule);
   if (info.severity == Severity::error) {
     const Flagged f{v.rule, v.offset, v.frame_index, now_ms()};
-    auto& slots = last_violation_[index_of(v.dir)];
+    if (!evidence_) evidence_ = std::make_unique<Evidence>();
+    auto& slots = evidence_->flagged[index_of(v.dir)];
     slots[0] = f;
     if (const size_t slot = code_slot(info.close_code)) {
       // The first violation for a code is what an endpoint fails on.
@@ -224,7 +225,8 @@ void Session::on_close(const CloseFrame& c) {
   const bool protocol_code = c.code == 1002 || c.code == 1007 || c.code == 1009;
   // A reply is explained by what it answers only when that close frame was
   // itself flagged (an endpoint answering a broken close with 1002 or 1007).
-  const auto& flagged = last_violation_[r];
+  static const Evidence kNone;
+  const auto& flagged = (evidence_ ? *evidence_ : kNone).flagged[r];
   const bool reply_to_flagged = reply && flagged[0] &&
                                 flagged[0]->frame_index == close_frame_[r] &&
                                 c.code != close_code_[r];

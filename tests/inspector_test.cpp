@@ -75,7 +75,7 @@ TEST(Inspector, RepeatedReportsAreCappedButCounted) {
   EXPECT_EQ(sink.violations.size(), 10u);
   EXPECT_EQ(insp.stats().errors, 50u);
   EXPECT_EQ(insp.stats().suppressed, 40u);
-  EXPECT_EQ(insp.stats().by_rule[static_cast<size_t>(Rule::reserved_opcode)], 50u);
+  EXPECT_EQ(insp.stats().count(Rule::reserved_opcode), 50u);
   EXPECT_EQ(insp.stats().frames, 50u);
 }
 
