@@ -53,7 +53,7 @@ class Server {
   // The loop's single read buffer: every read lands here and is forwarded or
   // copied before the read callback returns.
   char* read_buffer() { return read_buf_.get(); }
-  static constexpr size_t kReadBufferSize = 64 * 1024;
+  static constexpr size_t kReadBufferSize = 1024 * 1024;
   void session_done(Session* s);
   // Called once when shutting down and the last session has ended.
   std::function<void()> on_stopped;
