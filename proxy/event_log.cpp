@@ -75,7 +75,10 @@ EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_leve
   sink->set_pattern(json_ ? "%v" : "%^%v%$");
   logger_ = std::make_shared<spdlog::logger>("wsinspect", sink);
   logger_->set_level(spd_level(min_level_));
-  logger_->flush_on(spdlog::level::trace);
+  // Warnings and errors are written at once; other lines are flushed by the
+  // proxy's loop every few milliseconds (flush()), so a burst of events
+  // costs one write, not one per line.
+  logger_->flush_on(spdlog::level::warn);
 }
 
 EventLog::~EventLog() { flush(); }

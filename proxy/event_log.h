@@ -31,7 +31,9 @@ class EventLog {
   // fields. `text` is the human form, used with --log-format text.
   void emit(EventLevel level, uint64_t conn, const nlohmann::ordered_json& event,
             const std::string& text);
+  // Writes out buffered lines. The proxy calls it on a short timer.
   void flush();
+  static constexpr uint64_t kFlushIntervalMs = 20;
 
  private:
   std::shared_ptr<spdlog::logger> logger_;

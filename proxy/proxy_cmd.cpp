@@ -89,7 +89,18 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   uv_signal_start(&sigint, on_signal, SIGINT);
   uv_signal_start(&sigterm, on_signal, SIGTERM);
 
+  // Buffered log lines go out every few milliseconds; the timer does not
+  // keep the loop alive by itself.
+  uv_timer_t flusher;
+  uv_timer_init(&loop, &flusher);
+  flusher.data = log.get();
+  uv_timer_start(
+      &flusher, [](uv_timer_t* t) { static_cast<EventLog*>(t->data)->flush(); },
+      EventLog::kFlushIntervalMs, EventLog::kFlushIntervalMs);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&flusher));
+
   server.on_stopped = [&] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&flusher), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
     echo.close();
