@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run demo test test-release test-asan fuzz bench format clean
+.PHONY: all deps build run demo benchmark format-check test test-release test-asan fuzz bench format clean
 
 all: build
 
@@ -26,7 +26,10 @@ demo: build
 
 # Every test: the suite in a Release build (warnings are errors), again under
 # ASan+UBSan, then each fuzzer for FUZZ_SECONDS.
-test: deps test-release test-asan fuzz
+test: deps format-check test-release test-asan fuzz
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.h')
 
 test-release:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DWSI_WERROR=ON
@@ -44,10 +47,20 @@ fuzz:
 	cmake --build build-fuzz -j$(JOBS)
 	./scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
 
+# Parser throughput beside memcpy (the targets of the inspection core).
 bench: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 	cmake --build build -j$(JOBS) --target parser_bench
 	./build/bench/parser_bench
+
+# The proxy side by side with a direct connection and an HAProxy TCP tunnel
+# (BENCHMARKS.md). ROUNDS=1 QUICK=1 for a short run.
+ROUNDS ?= 3
+benchmark: deps
+	command -v haproxy >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy)
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+	cmake --build build -j$(JOBS) --target wsinspect wsload
+	ulimit -n 20000 && /usr/bin/python3 bench/compare.py --build build --rounds $(ROUNDS) $(if $(QUICK),--quick)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -125,7 +125,8 @@ void BM_Inspect(benchmark::State& state, const std::string& name) {
   }
   if (sink.violations) state.SkipWithError("valid input produced violations");
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * s.size()));
-  state.counters["frames/s"] = benchmark::Counter(static_cast<double>(frames), benchmark::Counter::kIsRate);
+  state.counters["frames/s"] =
+      benchmark::Counter(static_cast<double>(frames), benchmark::Counter::kIsRate);
   if (sink.inflated)
     state.counters["inflated_bytes/s"] =
         benchmark::Counter(static_cast<double>(sink.inflated), benchmark::Counter::kIsRate);
@@ -144,7 +145,7 @@ void BM_Memcpy(benchmark::State& state, const std::string& name) {
 struct Workload {
   const char* name;
   const char* what;
-  double target;        // GB/s, or million frames/s for "small"
+  double target;  // GB/s, or million frames/s for "small"
   bool frames;
 };
 constexpr Workload kWorkloads[] = {
@@ -187,8 +188,8 @@ int main(int argc, char** argv) {
   TableReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
 
-  std::printf("\n%-42s %12s %12s %8s %10s %s\n", "workload", "inspect", "memcpy", "ratio",
-              "target", "met");
+  std::printf("\n%-42s %12s %12s %8s %10s %s\n", "workload", "inspect", "memcpy", "ratio", "target",
+              "met");
   for (const Workload& w : kWorkloads) {
     const std::string in = std::string("inspect/") + w.name, mc = std::string("memcpy/") + w.name;
     if (!reporter.bytes_per_s.count(in) || !reporter.bytes_per_s.count(mc)) continue;
@@ -201,8 +202,7 @@ int main(int argc, char** argv) {
     else
       std::printf("%-42s %7.2f %-4s %7.2f GB/s %7.2fx %10s\n", w.what, value, unit, mgbps,
                   gbps / mgbps, "-");
-    if (w.frames)
-      std::printf("%-42s %7.2f GB/s\n", "  (same stream in bytes)", gbps);
+    if (w.frames) std::printf("%-42s %7.2f GB/s\n", "  (same stream in bytes)", gbps);
     if (reporter.inflated_per_s.count(in))
       std::printf("%-42s %7.2f GB/s of inflated text (no target; zlib bound)\n",
                   "  (inflated output)", reporter.inflated_per_s[in] / 1e9);

@@ -24,9 +24,7 @@ class LogSink : public wsi::InspectorSink {
   void on_close(const wsi::CloseFrame& c) override {
     log += "C" + std::to_string(c.code) + (c.valid() ? "v;" : "i;");
   }
-  void on_message(const wsi::MessageInfo& m) override {
-    log += "M" + std::to_string(m.size) + ";";
-  }
+  void on_message(const wsi::MessageInfo& m) override { log += "M" + std::to_string(m.size) + ";"; }
 };
 
 std::string run(const wsi::InspectorConfig& cfg, const uint8_t* p, size_t n, size_t piece) {

@@ -18,11 +18,11 @@ enum class CodeSender : uint8_t {
 };
 
 struct CloseCodeInfo {
-  uint16_t first;  // the code, or the first code of a range
-  uint16_t last;   // equal to first for a single code
-  std::string_view name;         // e.g. "Protocol Error", "Private Use"
-  bool allowed_on_wire;          // may appear in a close frame (RFC 6455 §7.4)
-  bool registered;               // IANA-registered single code
+  uint16_t first;         // the code, or the first code of a range
+  uint16_t last;          // equal to first for a single code
+  std::string_view name;  // e.g. "Protocol Error", "Private Use"
+  bool allowed_on_wire;   // may appear in a close frame (RFC 6455 §7.4)
+  bool registered;        // IANA-registered single code
   CodeSender sender;
   std::string_view description;  // what it means
   std::string_view when;         // when you see it

@@ -72,7 +72,8 @@ bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string
     }
     seen[which] = true;
     if (!ok) {
-      error = "bad value for '" + param.name + "' (the *_no_context_takeover parameters take "
+      error = "bad value for '" + param.name +
+              "' (the *_no_context_takeover parameters take "
               "none; window bits are 8 to 15)";
       return false;
     }
@@ -84,7 +85,9 @@ bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string
 MessageInflater::MessageInflater(uint8_t window_bits, bool no_context_takeover)
     : window_bits_(window_bits), no_context_takeover_(no_context_takeover) {}
 
-MessageInflater::~MessageInflater() { release(); }
+MessageInflater::~MessageInflater() {
+  release();
+}
 
 void MessageInflater::release() {
   if (!stream_) return;

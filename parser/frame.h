@@ -28,9 +28,15 @@ inline constexpr uint8_t close = 0x8;
 inline constexpr uint8_t ping = 0x9;
 inline constexpr uint8_t pong = 0xA;
 
-inline constexpr bool is_control(uint8_t op) { return (op & 0x8) != 0; }
-inline constexpr bool is_reserved(uint8_t op) { return (op >= 0x3 && op <= 0x7) || op >= 0xB; }
-inline constexpr bool is_data(uint8_t op) { return op == text || op == binary; }
+inline constexpr bool is_control(uint8_t op) {
+  return (op & 0x8) != 0;
+}
+inline constexpr bool is_reserved(uint8_t op) {
+  return (op >= 0x3 && op <= 0x7) || op >= 0xB;
+}
+inline constexpr bool is_data(uint8_t op) {
+  return op == text || op == binary;
+}
 std::string_view name(uint8_t op);
 }  // namespace opcode
 
@@ -49,10 +55,10 @@ struct FrameHeader {
   uint64_t index = 0;   // 0-based frame index in the stream
   uint64_t length = 0;  // payload length as encoded
   uint8_t raw[kMaxHeaderSize] = {};
-  uint8_t raw_len = 0;   // header size: 2, 4, 6, 8, 10 or 14
+  uint8_t raw_len = 0;  // header size: 2, 4, 6, 8, 10 or 14
   uint8_t opcode = 0;
-  uint8_t rsv = 0;       // RSV1..RSV3 as bits 2..0 (see rsv::)
-  uint8_t len7 = 0;      // the 7-bit length field: < 126, 126 or 127
+  uint8_t rsv = 0;   // RSV1..RSV3 as bits 2..0 (see rsv::)
+  uint8_t len7 = 0;  // the 7-bit length field: < 126, 126 or 127
   bool fin = false;
   bool masked = false;
   uint8_t mask[4] = {};

@@ -72,9 +72,9 @@ inline constexpr size_t kRuleCount = static_cast<size_t>(Rule::count_);
 
 struct RuleInfo {
   Rule rule;
-  std::string_view id;       // stable kebab-case id, e.g. "reserved-opcode"
-  uint16_t close_code;       // close code a conforming endpoint sends (1006 = drops TCP)
-  uint16_t http_status;      // for request findings: the status a server answers, else 0
+  std::string_view id;   // stable kebab-case id, e.g. "reserved-opcode"
+  uint16_t close_code;   // close code a conforming endpoint sends (1006 = drops TCP)
+  uint16_t http_status;  // for request findings: the status a server answers, else 0
   Severity severity;
   std::string_view rfc;      // e.g. "RFC 6455 §5.2"
   std::string_view summary;  // one line: what the rule says

@@ -308,8 +308,7 @@ void StreamInspector::end_message(const FrameHeader& h) {
   }
   if (msg_check_utf8_ && !utf8_.complete())
     report(Rule::invalid_utf8_text, utf8_pending_offset_, &h,
-           "the text message ends inside a code point (%u of its bytes present)",
-           utf8_.pending());
+           "the text message ends inside a code point (%u of its bytes present)", utf8_.pending());
   stats_.messages++;
   sink_.on_message(MessageInfo{dir_, msg_opcode_, msg_size_, inflated, msg_frames_,
                                msg_first_frame_, msg_compressed_});

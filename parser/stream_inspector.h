@@ -28,33 +28,33 @@ namespace wsi {
 struct Violation {
   Rule rule;
   Direction dir;
-  uint64_t offset;       // bytes from the first WebSocket byte of this direction
-  uint64_t frame_index;  // 0-based
+  uint64_t offset;            // bytes from the first WebSocket byte of this direction
+  uint64_t frame_index;       // 0-based
   const FrameHeader* header;  // the frame's header bytes; null when no frame applies
   std::string_view detail;    // valid during the callback only
 };
 
 struct CloseFrame {
   Direction dir;
-  uint64_t offset;       // of the frame's first header byte
+  uint64_t offset;  // of the frame's first header byte
   uint64_t frame_index;
-  bool has_code;         // false: empty payload, reported as 1005 (not on the wire)
-  uint16_t code;         // 1005 when !has_code
+  bool has_code;                    // false: empty payload, reported as 1005 (not on the wire)
+  uint16_t code;                    // 1005 when !has_code
   std::span<const uint8_t> reason;  // unmasked reason bytes, possibly invalid UTF-8
-  bool code_valid;       // the code may appear in a close frame
-  bool reason_valid;     // the reason is valid UTF-8
-  bool length_valid;     // payload is not 1 byte and not over 125 bytes
+  bool code_valid;                  // the code may appear in a close frame
+  bool reason_valid;                // the reason is valid UTF-8
+  bool length_valid;                // payload is not 1 byte and not over 125 bytes
   bool valid() const { return code_valid && reason_valid && length_valid; }
 };
 
 struct MessageInfo {
   Direction dir;
-  uint8_t opcode;        // text or binary
-  uint64_t size;         // payload bytes on the wire
+  uint8_t opcode;          // text or binary
+  uint64_t size;           // payload bytes on the wire
   uint64_t inflated_size;  // compressed: bytes after inflation (0 when not inflated)
   uint64_t frames;
   uint64_t first_frame_index;
-  bool compressed;       // RSV1 on its first frame, deflate negotiated
+  bool compressed;  // RSV1 on its first frame, deflate negotiated
 };
 
 class InspectorSink {
@@ -71,9 +71,9 @@ class InspectorSink {
 
 struct InspectorConfig {
   Sender sender = Sender::client;
-  bool deflate_negotiated = false;  // permessage-deflate accepted in the handshake
-  DeflateParams deflate;            // its parameters: compressed messages are inflated
-  uint64_t max_message_size = 0;    // 0: no limit; above it: message-too-big (1009)
+  bool deflate_negotiated = false;     // permessage-deflate accepted in the handshake
+  DeflateParams deflate;               // its parameters: compressed messages are inflated
+  uint64_t max_message_size = 0;       // 0: no limit; above it: message-too-big (1009)
   uint32_t max_reports_per_rule = 10;  // further reports of a rule are counted only
   bool want_payload = false;           // call InspectorSink::on_payload
 };
@@ -83,7 +83,7 @@ struct InspectorStats {
   uint64_t frames = 0;
   uint64_t messages = 0;
   uint64_t control_frames = 0;
-  uint64_t errors = 0;      // error-severity violations, reported or not
+  uint64_t errors = 0;  // error-severity violations, reported or not
   uint64_t warnings = 0;
   uint64_t suppressed = 0;  // violations counted but not reported (cap reached)
   uint64_t closes = 0;
@@ -143,8 +143,8 @@ class StreamInspector {
   bool in_message_ = false;
   uint8_t msg_opcode_ = 0;
   bool msg_compressed_ = false;
-  bool msg_check_utf8_ = false;   // text, not compressed, no UTF-8 error yet
-  bool msg_too_big_ = false;      // reported once per message
+  bool msg_check_utf8_ = false;  // text, not compressed, no UTF-8 error yet
+  bool msg_too_big_ = false;     // reported once per message
   uint64_t msg_size_ = 0;
   uint64_t msg_frames_ = 0;
   uint64_t msg_first_frame_ = 0;
@@ -153,8 +153,8 @@ class StreamInspector {
 
   // Compressed messages (permessage-deflate).
   std::unique_ptr<MessageInflater> inflater_;  // only when deflate was negotiated
-  bool msg_inflate_ = false;         // this message is being inflated
-  uint64_t inflate_wire_offset_ = 0;  // wire offset of the compressed bytes being fed
+  bool msg_inflate_ = false;                   // this message is being inflated
+  uint64_t inflate_wire_offset_ = 0;           // wire offset of the compressed bytes being fed
   const FrameHeader* inflate_frame_ = nullptr;
 
   // The current frame.
@@ -166,7 +166,6 @@ class StreamInspector {
   // first close frame: it may arrive over several reads.
   std::unique_ptr<uint8_t[]> close_payload_;
   size_t close_len_ = 0;
-
 };
 
 }  // namespace wsi

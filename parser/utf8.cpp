@@ -37,14 +37,22 @@ constexpr uint8_t next_state(uint8_t s, uint8_t b) {
   }
   if (b < 0x80 || b > 0xBF) return kRej;  // a continuation byte is required
   switch (s) {
-    case kC1: return kAcc;
-    case kC2: return kC1;
-    case kC3: return kC2;
-    case kE0: return b >= 0xA0 ? kC1 : kRej;
-    case kED: return b <= 0x9F ? kC1 : kRej;
-    case kF0: return b >= 0x90 ? kC2 : kRej;
-    case kF4: return b <= 0x8F ? kC2 : kRej;
-    default: return kRej;
+    case kC1:
+      return kAcc;
+    case kC2:
+      return kC1;
+    case kC3:
+      return kC2;
+    case kE0:
+      return b >= 0xA0 ? kC1 : kRej;
+    case kED:
+      return b <= 0x9F ? kC1 : kRej;
+    case kF0:
+      return b >= 0x90 ? kC2 : kRej;
+    case kF4:
+      return b <= 0x8F ? kC2 : kRej;
+    default:
+      return kRej;
   }
 }
 
@@ -63,7 +71,9 @@ constexpr std::array<uint64_t, 256> kTable = make_table();
 constexpr size_t kBulkMin = 256;
 static_assert(Utf8Validator::kReject == kRej * 6);
 
-inline uint64_t step(uint64_t state, uint8_t b) { return kTable[b] >> (state & 63); }
+inline uint64_t step(uint64_t state, uint8_t b) {
+  return kTable[b] >> (state & 63);
+}
 
 inline bool ascii16(const uint8_t* p) {
   uint64_t a, b;

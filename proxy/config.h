@@ -25,13 +25,13 @@ struct ProxyConfig {
   std::string log_file;                 // empty: standard output
   LogLevel log_level = LogLevel::info;  // debug adds one event per frame
   ColorMode color = ColorMode::auto_;
-  uint32_t preview = 0;         // bytes of payload shown per frame/message (unmasked, escaped)
-  bool log_secrets = false;     // show Authorization, Cookie and Sec-WebSocket-Key values
+  uint32_t preview = 0;      // bytes of payload shown per frame/message (unmasked, escaped)
+  bool log_secrets = false;  // show Authorization, Cookie and Sec-WebSocket-Key values
 
   // [inspect]
-  bool inspect = true;                // false: a pure relay (no frame decoding)
-  uint64_t max_message_size = 0;      // 0: no limit; above it: message-too-big (1009)
-  uint32_t max_reports_per_rule = 10; // per direction and connection
+  bool inspect = true;                 // false: a pure relay (no frame decoding)
+  uint64_t max_message_size = 0;       // 0: no limit; above it: message-too-big (1009)
+  uint32_t max_reports_per_rule = 10;  // per direction and connection
 
   // [timeouts], in milliseconds; 0 disables each
   uint64_t connect_timeout_ms = 10000;    // upstream TCP connect (and name resolution)

@@ -65,15 +65,15 @@ int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) 
   if (opts.permessage_deflate) {
     std::string error;
     if (!parse_deflate_params(opts.permessage_deflate_params, cfg.deflate, error)) {
-      err << "wsinspect decode: --permessage-deflate=" << escape_text(opts.permessage_deflate_params)
-          << ": " << escape_text(error) << '\n';
+      err << "wsinspect decode: --permessage-deflate="
+          << escape_text(opts.permessage_deflate_params) << ": " << escape_text(error) << '\n';
       return 2;
     }
   }
   cfg.max_message_size = opts.max_message_size;
 
-  std::unique_ptr<std::FILE, FileCloser> in(opts.input == "-" ? stdin
-                                                              : std::fopen(opts.input.c_str(), "rb"));
+  std::unique_ptr<std::FILE, FileCloser> in(
+      opts.input == "-" ? stdin : std::fopen(opts.input.c_str(), "rb"));
   if (!in) {
     err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
         << std::strerror(errno) << '\n';

@@ -53,8 +53,9 @@ class DemoClient {
   }
   void on_frame_end(const FrameHeader& h) {
     if (h.opcode != opcode::close) return;
-    if (!abrupt_) send(frame(opcode::close, close_payload(static_cast<uint16_t>(close_code_), ""),
-                             true, 0, kKey));
+    if (!abrupt_)
+      send(frame(opcode::close, close_payload(static_cast<uint16_t>(close_code_), ""), true, 0,
+                 kKey));
     finish();
   }
 
@@ -92,15 +93,18 @@ class DemoClient {
   }
 
   void schedule() {
-    uv_timer_start(&timer_, [](uv_timer_t* t) {
-      auto* self = static_cast<DemoClient*>(t->data);
-      if (self->next_ < self->script_.size()) {
-        self->send(self->script_[self->next_++]);
-        self->schedule();
-      } else if (self->abrupt_) {
-        self->finish();  // drop TCP without a close frame
-      }
-    }, kStepMs, 0);
+    uv_timer_start(
+        &timer_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<DemoClient*>(t->data);
+          if (self->next_ < self->script_.size()) {
+            self->send(self->script_[self->next_++]);
+            self->schedule();
+          } else if (self->abrupt_) {
+            self->finish();  // drop TCP without a close frame
+          }
+        },
+        kStepMs, 0);
   }
 
   void finish() {
@@ -132,8 +136,8 @@ std::vector<std::string> corrupted_session() {
   return {
       frame(opcode::text, "Hello from the wsinspect demo", true, 0, kKey),
       frame(opcode::ping, "are you there?", true, 0, kKey),
-      frame(opcode::text, "caf\xc3", false, 0, kKey) + frame(opcode::continuation, "\xa9 au lait",
-                                                             true, 0, kKey),
+      frame(opcode::text, "caf\xc3", false, 0, kKey) +
+          frame(opcode::continuation, "\xa9 au lait", true, 0, kKey),
       // The damaged frame: RSV2 set, as if a middlebox flipped a header bit.
       frame(opcode::text, "this frame was damaged on the way", true, 2, kKey),
   };
@@ -169,10 +173,13 @@ int run_demo(const ProxyConfig& base, std::ostream& out, std::ostream& err) {
         static uv_timer_t stop;
         uv_timer_init(loop, &stop);
         stop.data = &server;
-        uv_timer_start(&stop, [](uv_timer_t* t) {
-          static_cast<Server*>(t->data)->begin_shutdown("demo finished");
-          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
-        }, 200, 0);
+        uv_timer_start(
+            &stop,
+            [](uv_timer_t* t) {
+              static_cast<Server*>(t->data)->begin_shutdown("demo finished");
+              uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+            },
+            200, 0);
       });
     });
   };

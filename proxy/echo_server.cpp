@@ -59,7 +59,8 @@ class EchoConnection final : public InspectorSink {
     if (failed_ || info.severity != Severity::error) return;
     failed_ = true;
     have_pending_ = false;
-    const uint16_t code = info.close_code >= 1000 && info.close_code != 1006 ? info.close_code : 1002;
+    const uint16_t code =
+        info.close_code >= 1000 && info.close_code != 1006 ? info.close_code : 1002;
     send_close(code, std::string(info.id));
   }
   void on_close(const CloseFrame& c) override {
@@ -146,8 +147,10 @@ class EchoConnection final : public InspectorSink {
       shutdown();
       return false;
     }
-    write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Accept: " + websocket_accept(request_.key) + "\r\n\r\n");
+    write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        websocket_accept(request_.key) + "\r\n\r\n");
     InspectorConfig cfg;
     cfg.sender = Sender::client;
     cfg.want_payload = true;
@@ -177,9 +180,8 @@ class EchoConnection final : public InspectorSink {
     w->data = std::move(data);
     uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     w->req.data = this;
-    if (uv_write(&w->req, stream(), &b, 1, [](uv_write_t* r, int) {
-          delete reinterpret_cast<Write*>(r);
-        }) < 0)
+    if (uv_write(&w->req, stream(), &b, 1,
+                 [](uv_write_t* r, int) { delete reinterpret_cast<Write*>(r); }) < 0)
       delete w;
   }
   void shutdown() {

@@ -24,7 +24,9 @@ void append_hex_escape(std::string& out, uint8_t b) {
   out += kDigits[b & 15];
 }
 
-std::string u64(uint64_t v) { return std::to_string(v); }
+std::string u64(uint64_t v) {
+  return std::to_string(v);
+}
 
 }  // namespace
 
@@ -41,10 +43,20 @@ std::string escape_bytes(std::span<const uint8_t> bytes, size_t limit) {
       continue;
     }
     switch (b) {
-      case '\n': out += "\\n"; ++i; continue;
-      case '\r': out += "\\r"; ++i; continue;
-      case '\t': out += "\\t"; ++i; continue;
-      default: break;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      default:
+        break;
     }
     const size_t len = utf8_sequence_length(b);
     // C1 controls (U+0080..U+009F) are escaped like C0 ones.
@@ -100,18 +112,19 @@ nlohmann::ordered_json frame_json(Direction dir, const FrameHeader& h) {
 
 nlohmann::ordered_json violation_json(const Violation& v) {
   const RuleInfo& r = rule_info(v.rule);
-  nlohmann::ordered_json j = {{"event", "violation"},
-                      {"dir", direction_name(v.dir)},
-                      {"rule", r.id},
-                      {"close_code", r.close_code},
-                      {"severity", severity_name(r.severity)},
-                      {"rfc", r.rfc},
-                      {"offset", v.offset},
-                      {"frame_index", v.frame_index},
-                      {"detail", escape_text(v.detail)},
-                      {"header_hex", v.header ? hex_bytes({v.header->raw, v.header->raw_len}) : ""},
-                      {"summary", r.summary},
-                      {"fix", r.fix}};
+  nlohmann::ordered_json j = {
+      {"event", "violation"},
+      {"dir", direction_name(v.dir)},
+      {"rule", r.id},
+      {"close_code", r.close_code},
+      {"severity", severity_name(r.severity)},
+      {"rfc", r.rfc},
+      {"offset", v.offset},
+      {"frame_index", v.frame_index},
+      {"detail", escape_text(v.detail)},
+      {"header_hex", v.header ? hex_bytes({v.header->raw, v.header->raw_len}) : ""},
+      {"summary", r.summary},
+      {"fix", r.fix}};
   return j;
 }
 
@@ -147,16 +160,18 @@ nlohmann::ordered_json message_json(const MessageInfo& m) {
 nlohmann::ordered_json summary_json(Direction dir, const InspectorStats& s, bool truncated) {
   nlohmann::ordered_json by_rule = nlohmann::ordered_json::object();
   for (size_t i = 0; i < kRuleCount; ++i)
-    if (const uint32_t n = s.count(all_rules()[i].rule)) by_rule[std::string(all_rules()[i].id)] = n;
+    if (const uint32_t n = s.count(all_rules()[i].rule))
+      by_rule[std::string(all_rules()[i].id)] = n;
   return {{"event", "summary"}, {"dir", direction_name(dir)}, {"bytes", s.bytes},
-          {"frames", s.frames},  {"messages", s.messages},    {"control_frames", s.control_frames},
-          {"errors", s.errors},  {"warnings", s.warnings},    {"suppressed", s.suppressed},
-          {"closes", s.closes},  {"by_rule", by_rule},        {"truncated", truncated}};
+          {"frames", s.frames}, {"messages", s.messages},     {"control_frames", s.control_frames},
+          {"errors", s.errors}, {"warnings", s.warnings},     {"suppressed", s.suppressed},
+          {"closes", s.closes}, {"by_rule", by_rule},         {"truncated", truncated}};
 }
 
 std::string frame_text(Direction dir, const FrameHeader& h) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%s frame #%-4" PRIu64 " @%-8" PRIu64 " %s%s%s%s %-12s %s len=%" PRIu64,
+  std::snprintf(buf, sizeof buf,
+                "%s frame #%-4" PRIu64 " @%-8" PRIu64 " %s%s%s%s %-12s %s len=%" PRIu64,
                 direction_arrow(dir).data(), h.index, h.offset, h.fin ? "FIN" : "fin",
                 (h.rsv & rsv::rsv1) ? " RSV1" : "", (h.rsv & rsv::rsv2) ? " RSV2" : "",
                 (h.rsv & rsv::rsv3) ? " RSV3" : "", opcode::name(h.opcode).data(),
@@ -167,8 +182,9 @@ std::string frame_text(Direction dir, const FrameHeader& h) {
 std::string violation_text(const Violation& v) {
   const RuleInfo& r = rule_info(v.rule);
   std::string out = std::string(direction_arrow(v.dir)) + " " +
-                    std::string(severity_name(r.severity)) + " " + std::string(r.id) + " at offset " +
-                    u64(v.offset) + ", frame #" + u64(v.frame_index) + ": " + escape_text(v.detail);
+                    std::string(severity_name(r.severity)) + " " + std::string(r.id) +
+                    " at offset " + u64(v.offset) + ", frame #" + u64(v.frame_index) + ": " +
+                    escape_text(v.detail);
   out += "\n    rule: " + std::string(r.summary) + " (" + std::string(r.rfc);
   if (r.close_code) out += "; an endpoint closes with " + std::to_string(r.close_code);
   out += ")";
@@ -200,9 +216,8 @@ std::string message_text(const MessageInfo& m) {
 
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated) {
   std::string out = std::string(direction_arrow(dir)) + " summary: " + u64(s.bytes) + " bytes, " +
-                    u64(s.frames) + " frames, " + u64(s.messages) + " messages, " +
-                    u64(s.closes) + " close frames, " + u64(s.errors) + " errors, " +
-                    u64(s.warnings) + " warnings";
+                    u64(s.frames) + " frames, " + u64(s.messages) + " messages, " + u64(s.closes) +
+                    " close frames, " + u64(s.errors) + " errors, " + u64(s.warnings) + " warnings";
   if (s.suppressed) out += " (" + u64(s.suppressed) + " reports suppressed)";
   if (truncated) out += ", stream ended mid-frame";
   for (size_t i = 0; i < kRuleCount; ++i)

@@ -15,29 +15,40 @@ namespace {
 
 spdlog::level::level_enum spd_level(EventLevel l) {
   switch (l) {
-    case EventLevel::debug: return spdlog::level::debug;
-    case EventLevel::info: return spdlog::level::info;
-    case EventLevel::warn: return spdlog::level::warn;
-    case EventLevel::error: return spdlog::level::err;
+    case EventLevel::debug:
+      return spdlog::level::debug;
+    case EventLevel::info:
+      return spdlog::level::info;
+    case EventLevel::warn:
+      return spdlog::level::warn;
+    case EventLevel::error:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
 
 const char* level_name(EventLevel l) {
   switch (l) {
-    case EventLevel::debug: return "debug";
-    case EventLevel::info: return "info";
-    case EventLevel::warn: return "warn";
-    case EventLevel::error: return "error";
+    case EventLevel::debug:
+      return "debug";
+    case EventLevel::info:
+      return "info";
+    case EventLevel::warn:
+      return "warn";
+    case EventLevel::error:
+      return "error";
   }
   return "info";
 }
 
 EventLevel from_config(LogLevel l) {
   switch (l) {
-    case LogLevel::debug: return EventLevel::debug;
-    case LogLevel::info: return EventLevel::info;
-    case LogLevel::warn: return EventLevel::warn;
+    case LogLevel::debug:
+      return EventLevel::debug;
+    case LogLevel::info:
+      return EventLevel::info;
+    case LogLevel::warn:
+      return EventLevel::warn;
   }
   return EventLevel::info;
 }
@@ -67,8 +78,8 @@ EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_leve
     sink = std::make_shared<spdlog::sinks::basic_file_sink_st>(cfg.log_file);
   } else {
     auto color = std::make_shared<spdlog::sinks::stdout_color_sink_st>();
-    const bool colored = !json_ && (cfg.color == ColorMode::always ||
-                                    (cfg.color == ColorMode::auto_ && tty));
+    const bool colored =
+        !json_ && (cfg.color == ColorMode::always || (cfg.color == ColorMode::auto_ && tty));
     color->set_color_mode(colored ? spdlog::color_mode::always : spdlog::color_mode::never);
     sink = color;
   }
@@ -81,7 +92,9 @@ EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_leve
   logger_->flush_on(spdlog::level::warn);
 }
 
-EventLog::~EventLog() { flush(); }
+EventLog::~EventLog() {
+  flush();
+}
 
 void EventLog::emit(EventLevel level, uint64_t conn, const nlohmann::ordered_json& event,
                     const std::string& text) {
@@ -91,8 +104,8 @@ void EventLog::emit(EventLevel level, uint64_t conn, const nlohmann::ordered_jso
     nlohmann::ordered_json line = {{"ts", ts}, {"level", level_name(level)}};
     if (conn) line["conn"] = conn;
     for (auto it = event.begin(); it != event.end(); ++it) line[it.key()] = it.value();
-    logger_->log(spd_level(level), "{}", line.dump(-1, ' ', false,
-                                                   nlohmann::json::error_handler_t::replace));
+    logger_->log(spd_level(level), "{}",
+                 line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     char prefix[64];
     if (conn)
@@ -104,6 +117,8 @@ void EventLog::emit(EventLevel level, uint64_t conn, const nlohmann::ordered_jso
   }
 }
 
-void EventLog::flush() { logger_->flush(); }
+void EventLog::flush() {
+  logger_->flush();
+}
 
 }  // namespace wsi

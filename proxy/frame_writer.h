@@ -29,8 +29,8 @@ inline std::string frame_header(uint8_t opcode, uint64_t length, bool fin = true
 }
 
 // A whole frame; masked when `mask` is given (client to server).
-inline std::string frame(uint8_t opcode, std::string_view payload, bool fin = true,
-                         uint8_t rsv = 0, const uint8_t* mask = nullptr) {
+inline std::string frame(uint8_t opcode, std::string_view payload, bool fin = true, uint8_t rsv = 0,
+                         const uint8_t* mask = nullptr) {
   std::string f = frame_header(opcode, payload.size(), fin, rsv, mask);
   const size_t at = f.size();
   f.resize(at + payload.size());

@@ -11,7 +11,8 @@
 namespace {
 
 constexpr const char* kDescription =
-    "wsinspect: WebSocket frame inspector. Flags every frame or handshake corruption that makes an\n"
+    "wsinspect: WebSocket frame inspector. Flags every frame or handshake corruption that makes "
+    "an\n"
     "endpoint close with 1002, 1007 or 1009, says where it happened, and explains close codes.";
 
 }  // namespace
@@ -42,12 +43,15 @@ int main(int argc, char** argv) {
   decode->footer(
       "Input is the raw byte stream after the handshake. Exit status: 0 when no error-severity\n"
       "violation was found, 1 when one was, 2 for a usage or input error.");
-  decode->add_option("--sender", dec.sender, "Who sent the bytes: client (frames must be masked) "
-                                             "or server (frames must not be)")
+  decode
+      ->add_option("--sender", dec.sender,
+                   "Who sent the bytes: client (frames must be masked) "
+                   "or server (frames must not be)")
       ->required()
       ->check(CLI::IsMember({"client", "server"}));
-  decode->add_flag("--hex", dec.hex,
-                   "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
+  decode->add_flag(
+      "--hex", dec.hex,
+      "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
   // A flag that may carry a value (--permessage-deflate=PARAMS) without taking
   // the next argument; given bare, CLI11 stores "true".
@@ -57,15 +61,18 @@ int main(int argc, char** argv) {
                  "is inflated and checked; --permessage-deflate=PARAMS gives the accepted "
                  "parameters, e.g. 'server_no_context_takeover;server_max_window_bits=10'")
       ->type_name("[=PARAMS]");
-  decode->add_option("--max-message-size", dec.max_message_size,
-                     "Flag messages larger than this many bytes (1009); 0 disables")
+  decode
+      ->add_option("--max-message-size", dec.max_message_size,
+                   "Flag messages larger than this many bytes (1009); 0 disables")
       ->check(CLI::NonNegativeNumber);
   decode->add_option("FILE", dec.input, "Input file, or - for standard input (the default)");
 
   std::vector<std::string> codes;
   CLI::App* explain = app.add_subcommand(
       "explain", "Explain a close code (what, when, how to fix), or compare two side by side");
-  explain->add_option("CODE", codes, "One or two close codes (0-65535)")->required()->expected(1, 2);
+  explain->add_option("CODE", codes, "One or two close codes (0-65535)")
+      ->required()
+      ->expected(1, 2);
 
   bool rules_json = false;
   CLI::App* rules = app.add_subcommand(

@@ -125,12 +125,11 @@ void Server::begin_shutdown(const char* signal_name) {
 
 void Server::on_drain_timer(uv_timer_t* t) {
   Server* self = static_cast<Server*>(t->data);
-  nlohmann::ordered_json j = {{"event", "shutdown"},
-                              {"phase", "forced"},
-                              {"open_connections", self->sessions_.size()}};
-  self->log_.emit(EventLevel::warn, 0, j,
-                  "drain time over: ending " + std::to_string(self->sessions_.size()) +
-                      " open connection(s)");
+  nlohmann::ordered_json j = {
+      {"event", "shutdown"}, {"phase", "forced"}, {"open_connections", self->sessions_.size()}};
+  self->log_.emit(
+      EventLevel::warn, 0, j,
+      "drain time over: ending " + std::to_string(self->sessions_.size()) + " open connection(s)");
   self->end_sessions(self->cfg_.shutdown_close_frames);
 }
 

@@ -18,7 +18,7 @@ class Session;
 
 struct ServerStats {
   uint64_t accepted = 0;
-  uint64_t refused = 0;          // over max_connections
+  uint64_t refused = 0;  // over max_connections
   uint64_t upstream_errors = 0;
   uint64_t violations = 0;
   uint64_t handshake_findings = 0;

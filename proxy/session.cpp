@@ -40,7 +40,9 @@ void Session::abort_before_start() {
   close_side(client_, false);
 }
 
-uint64_t Session::now_ms() const { return uv_now(server_.loop()); }
+uint64_t Session::now_ms() const {
+  return uv_now(server_.loop());
+}
 
 void Session::start() {
   started_ms_ = last_activity_ms_ = now_ms();
@@ -444,7 +446,9 @@ void Session::on_timer(uv_timer_t* t) {
   const Deadline d = s->next_deadline();
   if (s->now_ms() >= d.at) {
     switch (d.kind) {
-      case TimerKind::failed_reply: s->end(EndCause::upstream_unreachable, false, false); break;
+      case TimerKind::failed_reply:
+        s->end(EndCause::upstream_unreachable, false, false);
+        break;
       case TimerKind::connect:
         s->reconnect_on_close_ = false;
         s->upstream_failed("timeout", UV_ETIMEDOUT, 504);
@@ -457,7 +461,8 @@ void Session::on_timer(uv_timer_t* t) {
         s->end_cause_ = EndCause::idle_timeout;
         s->end(EndCause::idle_timeout, false, false);
         break;
-      case TimerKind::none: break;
+      case TimerKind::none:
+        break;
     }
   }
   s->arm_timer();

@@ -69,7 +69,7 @@ class Session final : public InspectorSink {
     uv_tcp_t tcp;
     Session* session = nullptr;
     bool is_client = false;
-    bool open = false;           // uv_tcp_init done, uv_close not yet called
+    bool open = false;  // uv_tcp_init done, uv_close not yet called
     bool reading = false;
     bool paused = false;         // reading stopped because the other side is backed up
     bool eof = false;            // the peer sent FIN
@@ -189,9 +189,9 @@ class Session final : public InspectorSink {
   bool request_opaque_ = false;   // the client's stream stopped parsing as HTTP
   bool response_opaque_ = false;  // the server's stream stopped parsing as HTTP
   bool first_response_seen_ = false;
-  bool awaiting_upgrade_ = false;  // request parser stopped at an upgrade request
+  bool awaiting_upgrade_ = false;           // request parser stopped at an upgrade request
   std::vector<uint8_t> held_client_bytes_;  // client bytes after it, until the response
-  std::vector<PendingRequest> requests_;  // in order; few at a time
+  std::vector<PendingRequest> requests_;    // in order; few at a time
   bool upgraded_ = false;
   std::string handshake_path_;
 
@@ -199,9 +199,9 @@ class Session final : public InspectorSink {
   std::unique_ptr<StreamInspector> client_insp_;  // client-to-server
   std::unique_ptr<StreamInspector> server_insp_;  // server-to-client
   bool close_seen_[2] = {false, false};
-  uint16_t close_code_[2] = {0, 0};      // the code each direction's close frame carried
-  uint64_t close_frame_[2] = {0, 0};     // and its frame index
-  bool proxy_sent_close_ = false;  // shutdown sent close 1001 to both sides
+  uint16_t close_code_[2] = {0, 0};   // the code each direction's close frame carried
+  uint64_t close_frame_[2] = {0, 0};  // and its frame index
+  bool proxy_sent_close_ = false;     // shutdown sent close 1001 to both sides
   // Evidence for linking closes to violations, allocated at the first one.
   // flagged[dir][0]: the last error; [1], [2], [3]: the first with close
   // code 1002, 1007, 1009.

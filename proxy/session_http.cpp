@@ -20,7 +20,8 @@ void Session::inspect_client(const uint8_t* data, size_t len) {
   }
   if (phase_ == Phase::tunnel || request_opaque_) return;
   if (awaiting_upgrade_) {
-    const size_t room = kMaxHeldClientBytes - std::min(kMaxHeldClientBytes, held_client_bytes_.size());
+    const size_t room =
+        kMaxHeldClientBytes - std::min(kMaxHeldClientBytes, held_client_bytes_.size());
     held_client_bytes_.insert(held_client_bytes_.end(), data, data + std::min(room, len));
     return;
   }
@@ -33,9 +34,13 @@ void Session::feed_request_bytes(std::span<const uint8_t> rest) {
     const HttpFeedResult r = request_parser_->feed(rest);
     rest = rest.subspan(r.consumed);
     switch (r.event) {
-      case HttpEvent::need_more: return;
-      case HttpEvent::head_complete: on_request_head(request_parser_->head()); break;
-      case HttpEvent::message_complete: break;
+      case HttpEvent::need_more:
+        return;
+      case HttpEvent::head_complete:
+        on_request_head(request_parser_->head());
+        break;
+      case HttpEvent::message_complete:
+        break;
       case HttpEvent::upgrade:
         // The request asks to switch protocols: what follows depends on the answer.
         awaiting_upgrade_ = true;
@@ -58,8 +63,9 @@ void Session::on_request_head(const HttpHead& head) {
   if (req.websocket) {
     const bool show = server_.config().log_secrets;
     for (const HttpHeader& h : head.headers)
-      req.headers.emplace_back(escape_text(h.name),
-                               !show && is_secret_header(h.name) ? "[redacted]" : escape_text(h.value));
+      req.headers.emplace_back(escape_text(h.name), !show && is_secret_header(h.name)
+                                                        ? "[redacted]"
+                                                        : escape_text(h.value));
   }
   if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
   response_parser_->expect_response_to(head.method);
@@ -78,9 +84,13 @@ void Session::inspect_server(const uint8_t* data, size_t len) {
     const HttpFeedResult r = response_parser_->feed(rest);
     rest = rest.subspan(r.consumed);
     switch (r.event) {
-      case HttpEvent::need_more: return;
-      case HttpEvent::head_complete: on_response_head(response_parser_->head()); break;
-      case HttpEvent::message_complete: break;
+      case HttpEvent::need_more:
+        return;
+      case HttpEvent::head_complete:
+        on_response_head(response_parser_->head());
+        break;
+      case HttpEvent::message_complete:
+        break;
       case HttpEvent::upgrade:
         if (upgraded_) {
           switch_to_websocket(rest);
@@ -134,9 +144,10 @@ void Session::on_response_head(const HttpHead& head) {
       return;
     }
   } else {
-    nlohmann::ordered_json j = {
-        {"event", "http"}, {"method", escape_text(req.method)}, {"path", escape_text(req.path)},
-        {"status", head.status}};
+    nlohmann::ordered_json j = {{"event", "http"},
+                                {"method", escape_text(req.method)},
+                                {"path", escape_text(req.path)},
+                                {"status", head.status}};
     server_.log().emit(EventLevel::info, id_, j,
                        "http " + escape_text(req.method) + " " + escape_text(req.path) + " -> " +
                            std::to_string(head.status));
@@ -174,8 +185,7 @@ void Session::log_http_error(Direction dir, const HttpError& e) {
                               {"offset", e.offset}};
   server_.log().emit(EventLevel::warn, id_, j,
                      std::string(direction_arrow(dir)) + " not HTTP at offset " +
-                         std::to_string(e.offset) + ": " + e.name + " (" +
-                         escape_text(e.reason) +
+                         std::to_string(e.offset) + ": " + e.name + " (" + escape_text(e.reason) +
                          "); relaying this direction unparsed from here on");
 }
 

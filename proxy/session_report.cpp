@@ -11,15 +11,21 @@
 namespace wsi {
 namespace {
 
-size_t index_of(Direction d) { return d == Direction::client_to_server ? 0 : 1; }
+size_t index_of(Direction d) {
+  return d == Direction::client_to_server ? 0 : 1;
+}
 
 // Slot of Evidence::flagged for a close code: 1 for 1002, 2 for 1007, 3 for 1009.
 size_t code_slot(uint16_t code) {
   switch (code) {
-    case 1002: return 1;
-    case 1007: return 2;
-    case 1009: return 3;
-    default: return 0;
+    case 1002:
+      return 1;
+    case 1007:
+      return 2;
+    case 1009:
+      return 3;
+    default:
+      return 0;
   }
 }
 
@@ -55,16 +61,26 @@ nlohmann::ordered_json string_array(const std::vector<std::string>& v) {
 
 std::string_view end_cause_id(EndCause c) {
   switch (c) {
-    case EndCause::none: return "none";
-    case EndCause::close_handshake: return "close_handshake";
-    case EndCause::client_fin: return "client_fin";
-    case EndCause::server_fin: return "server_fin";
-    case EndCause::client_reset: return "client_reset";
-    case EndCause::server_reset: return "server_reset";
-    case EndCause::idle_timeout: return "idle_timeout";
-    case EndCause::handshake_timeout: return "handshake_timeout";
-    case EndCause::proxy_shutdown: return "proxy_shutdown";
-    case EndCause::upstream_unreachable: return "upstream_unreachable";
+    case EndCause::none:
+      return "none";
+    case EndCause::close_handshake:
+      return "close_handshake";
+    case EndCause::client_fin:
+      return "client_fin";
+    case EndCause::server_fin:
+      return "server_fin";
+    case EndCause::client_reset:
+      return "client_reset";
+    case EndCause::server_reset:
+      return "server_reset";
+    case EndCause::idle_timeout:
+      return "idle_timeout";
+    case EndCause::handshake_timeout:
+      return "handshake_timeout";
+    case EndCause::proxy_shutdown:
+      return "proxy_shutdown";
+    case EndCause::upstream_unreachable:
+      return "upstream_unreachable";
   }
   return "none";
 }
@@ -92,8 +108,10 @@ std::string Session::describe_cause(EndCause cause) const {
       return "wsinspect was shutting down and ended the connection after its drain time.";
     case EndCause::upstream_unreachable:
       return "wsinspect could not reach the upstream " + server_.upstream_label() + ".";
-    case EndCause::close_handshake: return "Both close frames were exchanged.";
-    case EndCause::none: break;
+    case EndCause::close_handshake:
+      return "Both close frames were exchanged.";
+    case EndCause::none:
+      break;
   }
   return "The connection ended.";
 }
@@ -123,25 +141,24 @@ void Session::log_handshake(const PendingRequest& req, const HttpHead* response,
       const RuleInfo& info = rule_info(f.rule);
       if (info.severity == Severity::error) ++errors;
       text_findings += "\n    " + std::string(severity_name(info.severity)) + " " +
-                       std::string(info.id) + " (" + std::string(info.rfc) + "): " +
-                       escape_text(f.detail) + "\n      fix: " + std::string(info.fix);
+                       std::string(info.id) + " (" + std::string(info.rfc) +
+                       "): " + escape_text(f.detail) + "\n      fix: " + std::string(info.fix);
     }
   }
   server_.stats().handshake_findings += findings.size();
   const uint16_t status = response ? response->status : 0;
   const bool upgraded = n && n->websocket;
-  nlohmann::ordered_json j = {
-      {"event", "handshake"},
-      {"path", escape_text(r.path)},
-      {"host", escape_text(r.host)},
-      {"subprotocols_offered", string_array(r.offered_subprotocols)},
-      {"extensions_offered", escape_text(r.extensions_header)},
-      {"status", status},
-      {"subprotocol", n ? escape_text(n->subprotocol) : ""},
-      {"extensions", n ? escape_text(n->extensions) : ""},
-      {"upgraded", upgraded},
-      {"headers", headers},
-      {"findings", findings}};
+  nlohmann::ordered_json j = {{"event", "handshake"},
+                              {"path", escape_text(r.path)},
+                              {"host", escape_text(r.host)},
+                              {"subprotocols_offered", string_array(r.offered_subprotocols)},
+                              {"extensions_offered", escape_text(r.extensions_header)},
+                              {"status", status},
+                              {"subprotocol", n ? escape_text(n->subprotocol) : ""},
+                              {"extensions", n ? escape_text(n->extensions) : ""},
+                              {"upgraded", upgraded},
+                              {"headers", headers},
+                              {"findings", findings}};
   std::string text = "handshake " + escape_text(r.method) + " " + escape_text(r.path) +
                      " host=" + escape_text(r.host) + " -> " +
                      (status ? std::to_string(status) : std::string("no response"));
@@ -149,8 +166,9 @@ void Session::log_handshake(const PendingRequest& req, const HttpHead* response,
   if (n && !n->extensions.empty()) text += " extensions=\"" + escape_text(n->extensions) + "\"";
   text += upgraded ? " (upgraded)" : " (not upgraded)";
   text += text_findings;
-  server_.log().emit(errors ? EventLevel::error : findings.empty() ? EventLevel::info
-                                                                   : EventLevel::warn,
+  server_.log().emit(errors             ? EventLevel::error
+                     : findings.empty() ? EventLevel::info
+                                        : EventLevel::warn,
                      id_, j, text);
 }
 
@@ -178,13 +196,11 @@ void Session::on_payload(Direction dir, const FrameHeader& h, const uint8_t* dat
   if (at + n < h.length && buf.size() < limit) return;  // more to collect
   const std::string shown =
       escape_bytes({reinterpret_cast<const uint8_t*>(buf.data()), buf.size()});
-  nlohmann::ordered_json j = {{"event", "preview"},
-                              {"dir", direction_name(dir)},
-                              {"frame_index", h.index},
-                              {"opcode_name", opcode::name(h.opcode)},
-                              {"length", h.length},
-                              {"payload", shown},
-                              {"truncated", h.length > limit}};
+  nlohmann::ordered_json j = {
+      {"event", "preview"},           {"dir", direction_name(dir)},
+      {"frame_index", h.index},       {"opcode_name", opcode::name(h.opcode)},
+      {"length", h.length},           {"payload", shown},
+      {"truncated", h.length > limit}};
   server_.log().emit(EventLevel::info, id_, j,
                      std::string(direction_arrow(dir)) + " frame #" + std::to_string(h.index) +
                          " " + std::string(opcode::name(h.opcode)) + " \"" + shown + "\"" +
@@ -221,15 +237,15 @@ void Session::on_close(const CloseFrame& c) {
   close_code_[index_of(c.dir)] = c.code;
   close_frame_[index_of(c.dir)] = c.frame_index;
   j["in_reply"] = reply;
-  if (reply) text += "\n    (in reply to the " + std::string(endpoint_receiving(c.dir)) + "'s close)";
+  if (reply)
+    text += "\n    (in reply to the " + std::string(endpoint_receiving(c.dir)) + "'s close)";
   const bool protocol_code = c.code == 1002 || c.code == 1007 || c.code == 1009;
   // A reply is explained by what it answers only when that close frame was
   // itself flagged (an endpoint answering a broken close with 1002 or 1007).
   static const Evidence kNone;
   const auto& flagged = (evidence_ ? *evidence_ : kNone).flagged[r];
-  const bool reply_to_flagged = reply && flagged[0] &&
-                                flagged[0]->frame_index == close_frame_[r] &&
-                                c.code != close_code_[r];
+  const bool reply_to_flagged =
+      reply && flagged[0] && flagged[0]->frame_index == close_frame_[r] && c.code != close_code_[r];
   // Prefer a violation whose rule makes endpoints close with this very code.
   const std::optional<Flagged>& cause =
       flagged[code_slot(c.code)] ? flagged[code_slot(c.code)] : flagged[0];
@@ -243,14 +259,13 @@ void Session::on_close(const CloseFrame& c) {
                         {"frame_index", f->frame_index},
                         {"ms_before", ms}};
       text += "\n    caused by: " + std::string(info.id) + " flagged " +
-              std::string(direction_arrow(received)) + " at offset " +
-              std::to_string(f->offset) + ", frame #" + std::to_string(f->frame_index) + ", " +
-              std::to_string(ms) + " ms earlier";
+              std::string(direction_arrow(received)) + " at offset " + std::to_string(f->offset) +
+              ", frame #" + std::to_string(f->frame_index) + ", " + std::to_string(ms) +
+              " ms earlier";
     } else if (c.code != 1009) {
       const std::string note =
-          "The " + std::string(endpoint_sending(c.dir)) + " closed with " +
-          std::to_string(c.code) + ", but every frame wsinspect relayed to it (" +
-          std::string(direction_name(received)) +
+          "The " + std::string(endpoint_sending(c.dir)) + " closed with " + std::to_string(c.code) +
+          ", but every frame wsinspect relayed to it (" + std::string(direction_name(received)) +
           ") was valid: the corruption happened between wsinspect and the " +
           std::string(endpoint_sending(c.dir)) +
           " (a hop on that side, or the endpoint's own reading), not on the side wsinspect sees.";
@@ -288,8 +303,7 @@ void Session::log_synthesized_closes() {
                                   {"explanation", explanation_json(1001)}};
       server_.log().emit(EventLevel::info, id_, j,
                          std::string(direction_arrow(d)) + " wsinspect sent the " + who +
-                             " close 1001 " + std::string(gone.name) +
-                             " while shutting down");
+                             " close 1001 " + std::string(gone.name) + " while shutting down");
     }
     return;
   }
@@ -298,24 +312,18 @@ void Session::log_synthesized_closes() {
     if (close_seen_[index_of(d)]) continue;
     const std::string who(endpoint_receiving(d));
     const std::string cause = describe_cause(end_cause_);
-    nlohmann::ordered_json j = {{"event", "close"},
-                                {"dir", direction_name(d)},
-                                {"synthesized", true},
-                                {"endpoint", who},
-                                {"code", 1006},
-                                {"on_wire", false},
-                                {"name", info.name},
-                                {"reason", ""},
-                                {"valid", false},
-                                {"cause", end_cause_id(end_cause_)},
-                                {"cause_detail", cause},
-                                {"explanation", explanation_json(1006)}};
+    nlohmann::ordered_json j = {{"event", "close"},      {"dir", direction_name(d)},
+                                {"synthesized", true},   {"endpoint", who},
+                                {"code", 1006},          {"on_wire", false},
+                                {"name", info.name},     {"reason", ""},
+                                {"valid", false},        {"cause", end_cause_id(end_cause_)},
+                                {"cause_detail", cause}, {"explanation", explanation_json(1006)}};
     server_.log().emit(EventLevel::warn, id_, j,
                        std::string(direction_arrow(d)) + " no close frame reached the " + who +
                            ": its application reports 1006 " + std::string(info.name) +
-                           "\n    cause: " + cause + "\n    what it means: " +
-                           std::string(info.description) + "\n    how to fix it: " +
-                           std::string(info.fix));
+                           "\n    cause: " + cause +
+                           "\n    what it means: " + std::string(info.description) +
+                           "\n    how to fix it: " + std::string(info.fix));
   }
 }
 
@@ -329,9 +337,9 @@ void Session::log_unanswered_requests() {
                                 {"method", escape_text(req.method)},
                                 {"path", escape_text(req.path)},
                                 {"status", 0}};
-    server_.log().emit(EventLevel::warn, id_, j,
-                       "http " + escape_text(req.method) + " " + escape_text(req.path) +
-                           " -> no response");
+    server_.log().emit(
+        EventLevel::warn, id_, j,
+        "http " + escape_text(req.method) + " " + escape_text(req.path) + " -> no response");
   }
   requests_.clear();
 }

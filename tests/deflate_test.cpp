@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "inspect_util.h"
-#include "splits.h"
 #include "parser/deflate.h"
 #include "proxy/frame_writer.h"
+#include "splits.h"
 
 namespace wsi::test {
 namespace {
@@ -22,8 +22,7 @@ constexpr uint8_t kKey[4] = {0x11, 0x22, 0x33, 0x44};
 // Compresses messages the way a permessage-deflate sender does.
 class Compressor {
  public:
-  Compressor(int window_bits, bool reset_each_message)
-      : reset_(reset_each_message) {
+  Compressor(int window_bits, bool reset_each_message) : reset_(reset_each_message) {
     deflateInit2(&z_, 6, Z_DEFLATED, -window_bits, 8, Z_DEFAULT_STRATEGY);
   }
   ~Compressor() { deflateEnd(&z_); }
@@ -57,7 +56,8 @@ class Compressor {
 };
 
 std::string mixed_text(size_t n, uint32_t seed) {
-  static const char* words[] = {"wsinspect ", "frame ", "κόσμε ", "日本語 ", "ünïcödé ", "𝄞 ", "ok "};
+  static const char* words[] = {"wsinspect ", "frame ", "κόσμε ", "日本語 ",
+                                "ünïcödé ",   "𝄞 ",     "ok "};
   std::mt19937 rng(seed);
   std::string s;
   while (s.size() < n) s += words[rng() % 7];
@@ -135,7 +135,8 @@ TEST_P(DeflateCombos, ValidStreamsInflateCleanlyAtEverySize) {
     MessageLog sink;
     StreamInspector insp(deflate_config(c), sink);
     for (size_t at = 0; at < bytes.size();) {
-      const size_t n = round == 0 ? bytes.size() : std::min<size_t>(bytes.size() - at, 1 + rng() % 3000);
+      const size_t n =
+          round == 0 ? bytes.size() : std::min<size_t>(bytes.size() - at, 1 + rng() % 3000);
       insp.feed(bytes.subspan(at, n));
       at += n;
     }
@@ -261,7 +262,8 @@ TEST(Deflate, InflaterHoldsStateOnlyWhileNeeded) {
   const std::string z = comp.message("hello hello hello");
   EXPECT_FALSE(no_takeover.allocated());
   no_takeover.begin_message();
-  EXPECT_TRUE(no_takeover.feed(reinterpret_cast<const uint8_t*>(z.data()), z.size(), discard, nullptr));
+  EXPECT_TRUE(
+      no_takeover.feed(reinterpret_cast<const uint8_t*>(z.data()), z.size(), discard, nullptr));
   EXPECT_TRUE(no_takeover.end_message(discard, nullptr));
   EXPECT_EQ(no_takeover.produced(), 17u);
   EXPECT_FALSE(no_takeover.allocated()) << "no context takeover: state freed after each message";
@@ -270,7 +272,8 @@ TEST(Deflate, InflaterHoldsStateOnlyWhileNeeded) {
   const std::string z2 = comp2.message("hello hello hello");
   MessageInflater takeover(15, false);
   takeover.begin_message();
-  EXPECT_TRUE(takeover.feed(reinterpret_cast<const uint8_t*>(z2.data()), z2.size(), discard, nullptr));
+  EXPECT_TRUE(
+      takeover.feed(reinterpret_cast<const uint8_t*>(z2.data()), z2.size(), discard, nullptr));
   EXPECT_TRUE(takeover.end_message(discard, nullptr));
   EXPECT_TRUE(takeover.allocated()) << "context takeover: the window must survive";
 }

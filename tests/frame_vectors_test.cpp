@@ -102,7 +102,8 @@ TEST_P(FrameVectorTest, DecodeCommandReportsTheSame) {
 INSTANTIATE_TEST_SUITE_P(Vectors, FrameVectorTest, ::testing::ValuesIn(load_frame_vectors()),
                          [](const auto& p) {
                            std::string n = p.param.name;
-                           std::replace_if(n.begin(), n.end(), [](char c) { return !isalnum(c); }, '_');
+                           std::replace_if(
+                               n.begin(), n.end(), [](char c) { return !isalnum(c); }, '_');
                            return n;
                          });
 

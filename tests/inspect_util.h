@@ -29,7 +29,9 @@ struct FrameVector {
   std::vector<uint8_t> bytes;
 };
 
-inline void PrintTo(const FrameVector& v, std::ostream* os) { *os << v.name; }
+inline void PrintTo(const FrameVector& v, std::ostream* os) {
+  *os << v.name;
+}
 
 inline FrameVector load_frame_vector(const std::filesystem::path& path) {
   FrameVector v;
@@ -45,7 +47,8 @@ inline FrameVector load_frame_vector(const std::filesystem::path& path) {
       const std::string prefix = "# " + key + ": ";
       return line.rfind(prefix, 0) == 0 ? line.substr(prefix.size()) : std::string();
     };
-    if (auto s = value("sender"); !s.empty()) v.sender = s == "server" ? Sender::server : Sender::client;
+    if (auto s = value("sender"); !s.empty())
+      v.sender = s == "server" ? Sender::server : Sender::client;
     if (value("deflate") == "yes") v.deflate = true;
     if (auto s = value("max-message-size"); !s.empty()) v.max_message_size = std::stoull(s);
     if (auto s = value("expect"); !s.empty()) v.expect.push_back(s);
@@ -73,8 +76,8 @@ class RecordingSink : public InspectorSink {
   std::vector<std::string> closes;      // "code valid|invalid"
 
   void on_frame(Direction, const FrameHeader& h) override {
-    log.push_back("frame #" + std::to_string(h.index) + " @" + std::to_string(h.offset) + " op=" +
-                  std::to_string(h.opcode) + " len=" + std::to_string(h.length));
+    log.push_back("frame #" + std::to_string(h.index) + " @" + std::to_string(h.offset) +
+                  " op=" + std::to_string(h.opcode) + " len=" + std::to_string(h.length));
   }
   void on_violation(const Violation& v) override {
     violations.push_back(std::string(rule_info(v.rule).id) + " @" + std::to_string(v.offset) +
@@ -83,8 +86,8 @@ class RecordingSink : public InspectorSink {
   }
   void on_close(const CloseFrame& c) override {
     closes.push_back(std::to_string(c.code) + (c.valid() ? " valid" : " invalid"));
-    log.push_back("close " + closes.back() + " reason=" +
-                  std::string(c.reason.begin(), c.reason.end()));
+    log.push_back("close " + closes.back() +
+                  " reason=" + std::string(c.reason.begin(), c.reason.end()));
   }
   void on_message(const MessageInfo& m) override {
     log.push_back("message op=" + std::to_string(m.opcode) + " size=" + std::to_string(m.size) +

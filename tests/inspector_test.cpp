@@ -39,9 +39,8 @@ TEST(Inspector, LengthEncodingsAtTheirBoundaries) {
     int form;  // 7, 16 or 64
     bool minimal;
   };
-  const Case cases[] = {{125, 7, true},     {126, 16, true},  {125, 16, false},
-                        {65535, 16, true},  {65536, 64, true}, {65535, 64, false},
-                        {0, 16, false},     {0, 64, false}};
+  const Case cases[] = {{125, 7, true},    {126, 16, true},    {125, 16, false}, {65535, 16, true},
+                        {65536, 64, true}, {65535, 64, false}, {0, 16, false},   {0, 64, false}};
   for (const Case& c : cases) {
     std::vector<uint8_t> f = {0x82};
     if (c.form == 7) {

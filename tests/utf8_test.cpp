@@ -14,15 +14,14 @@ namespace {
 // npos; `complete` tells whether the text ends on a code point boundary.
 size_t reference_first_error(const std::vector<uint8_t>& s, bool& complete) {
   struct Row {
-    uint8_t lo, hi;        // lead byte range
-    uint8_t len;           // sequence length
-    uint8_t b2lo, b2hi;    // second byte range
+    uint8_t lo, hi;      // lead byte range
+    uint8_t len;         // sequence length
+    uint8_t b2lo, b2hi;  // second byte range
   };
-  static const Row rows[] = {{0x00, 0x7F, 1, 0, 0},       {0xC2, 0xDF, 2, 0x80, 0xBF},
-                             {0xE0, 0xE0, 3, 0xA0, 0xBF}, {0xE1, 0xEC, 3, 0x80, 0xBF},
-                             {0xED, 0xED, 3, 0x80, 0x9F}, {0xEE, 0xEF, 3, 0x80, 0xBF},
-                             {0xF0, 0xF0, 4, 0x90, 0xBF}, {0xF1, 0xF3, 4, 0x80, 0xBF},
-                             {0xF4, 0xF4, 4, 0x80, 0x8F}};
+  static const Row rows[] = {
+      {0x00, 0x7F, 1, 0, 0},       {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF},
+      {0xE1, 0xEC, 3, 0x80, 0xBF}, {0xED, 0xED, 3, 0x80, 0x9F}, {0xEE, 0xEF, 3, 0x80, 0xBF},
+      {0xF0, 0xF0, 4, 0x90, 0xBF}, {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F}};
   size_t i = 0;
   while (i < s.size()) {
     const Row* row = nullptr;
@@ -118,8 +117,8 @@ TEST(Utf8, RandomTextInRandomPieces) {
     }
     ASSERT_EQ(got, ref) << "round " << round;
     if (ref == Utf8Validator::npos) {
-    ASSERT_EQ(v.complete(), ref_complete);
-  }
+      ASSERT_EQ(v.complete(), ref_complete);
+    }
   }
 }
 
