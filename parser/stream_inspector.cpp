@@ -16,6 +16,26 @@ namespace {
 constexpr size_t kScratch = 4096;
 thread_local uint8_t scratch_[kScratch];
 
+// Calls fn(block, len, done) over a payload chunk in order, each block
+// unmasked into the scratch window when the frame is masked (the caller's
+// bytes as they are otherwise). `done` is the block's position in the chunk;
+// fn returns false to stop.
+template <class Fn>
+void for_each_unmasked_block(const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at,
+                             Fn fn) {
+  for (size_t done = 0; done < n;) {
+    const uint8_t* block = data + done;
+    size_t len = n - done;
+    if (h.masked) {
+      if (len > kScratch) len = kScratch;
+      unmask_copy(scratch_, block, len, h.mask, at + done);
+      block = scratch_;
+    }
+    if (!fn(block, len, done)) return;
+    done += len;
+  }
+}
+
 }  // namespace
 
 StreamInspector::StreamInspector(const InspectorConfig& cfg, InspectorSink& sink)
@@ -207,15 +227,7 @@ void StreamInspector::on_frame_payload(const FrameHeader& h, const uint8_t* data
 void StreamInspector::validate_text(const FrameHeader& h, const uint8_t* data, size_t n,
                                     uint64_t at) {
   const uint64_t base = h.payload_offset() + at;
-  size_t done = 0;
-  while (done < n) {
-    const uint8_t* block = data + done;
-    size_t len = n - done;
-    if (h.masked) {
-      if (len > kScratch) len = kScratch;
-      unmask_copy(scratch_, block, len, h.mask, at + done);
-      block = scratch_;
-    }
+  for_each_unmasked_block(h, data, n, at, [&](const uint8_t* block, size_t len, size_t done) {
     const size_t bad = utf8_.feed(block, len);
     if (bad != Utf8Validator::npos) {
       const uint64_t pos_in_msg = msg_size_ - h.length + at + done + bad;
@@ -223,12 +235,12 @@ void StreamInspector::validate_text(const FrameHeader& h, const uint8_t* data, s
              "byte 0x%02X at message byte %llu is not valid UTF-8 here", block[bad],
              static_cast<unsigned long long>(pos_in_msg));
       msg_check_utf8_ = frame_is_text_data_ = false;
-      return;
+      return false;
     }
     if (!utf8_.complete() && utf8_.pending() <= len)
       utf8_pending_offset_ = base + done + len - utf8_.pending();
-    done += len;
-  }
+    return true;
+  });
 }
 
 void StreamInspector::on_frame_end(const FrameHeader& h) {
@@ -241,23 +253,15 @@ void StreamInspector::on_frame_end(const FrameHeader& h) {
 
 void StreamInspector::inflate(const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at) {
   inflate_frame_ = &h;
-  size_t done = 0;
-  while (done < n && msg_inflate_) {
-    const uint8_t* block = data + done;
-    size_t len = n - done;
-    if (h.masked) {
-      if (len > kScratch) len = kScratch;
-      unmask_copy(scratch_, block, len, h.mask, at + done);
-      block = scratch_;
-    }
-    // Inflated output cannot be traced to one compressed byte: findings in it
-    // point at the payload of the frame whose compressed bytes produced it.
-    inflate_wire_offset_ = h.payload_offset();
-    // The scratch window is reused by the output checks only after inflate()
-    // has consumed this block: zlib copies input into its own window.
+  // Inflated output cannot be traced to one compressed byte: findings in it
+  // point at the payload of the frame whose compressed bytes produced it.
+  inflate_wire_offset_ = h.payload_offset();
+  // The scratch window is free again once inflate() has consumed a block:
+  // zlib copies its input into its own window.
+  for_each_unmasked_block(h, data, n, at, [&](const uint8_t* block, size_t len, size_t) {
     if (!inflater_->feed(block, len, on_inflated, this)) inflate_failed("in");
-    done += len;
-  }
+    return msg_inflate_;
+  });
 }
 
 bool StreamInspector::on_inflated(void* self, const uint8_t* data, size_t n) {
