@@ -51,29 +51,7 @@ function parseArgs(argv) {
 
 const REASONS = { 1000: 'bye now', 1002: 'protocol error test' };
 
-// --deflate-params as ws's perMessageDeflate options; threshold 0: every
-// message compressed.
-const NAMES = {
-  server_no_context_takeover: 'serverNoContextTakeover',
-  client_no_context_takeover: 'clientNoContextTakeover',
-  server_max_window_bits: 'serverMaxWindowBits',
-  client_max_window_bits: 'clientMaxWindowBits',
-};
-
-function deflateOptions(text) {
-  const out = { threshold: 0 };
-  for (const part of text.split(';')) {
-    const [name, value] = part.trim().split('=');
-    if (!name || name === 'permessage-deflate') continue;
-    if (!(name in NAMES)) throw new Error(`unknown permessage-deflate parameter ${name}`);
-    out[NAMES[name]] = value === undefined ? true : Number(value);
-  }
-  return out;
-}
-
-function log(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
+const { deflateOptions, log } = require('./common');
 
 const opts = parseArgs(process.argv.slice(2));
 const wsOpts = {};
