@@ -271,24 +271,29 @@ bool StreamInspector::on_inflated(void* self, const uint8_t* data, size_t n) {
 bool StreamInspector::check_inflated(const uint8_t* data, size_t n) {
   const FrameHeader* h = inflate_frame_;
   const uint64_t before = inflater_->produced() - n;  // message bytes before this piece
-  if (cfg_.max_message_size && !msg_too_big_ && inflater_->produced() > cfg_.max_message_size) {
-    msg_too_big_ = true;
-    report(Rule::message_too_big, inflate_wire_offset_, h,
-           "compressed message inflates to more than %llu bytes (the limit); inflation stopped",
-           static_cast<unsigned long long>(cfg_.max_message_size));
-    msg_check_utf8_ = false;
-    return false;  // a decompression bomb goes no further
-  }
+  // Only the bytes up to the limit are checked, so the findings do not depend
+  // on how zlib happened to cut its output.
+  const uint64_t limit = cfg_.max_message_size;
+  const bool over = limit && !msg_too_big_ && inflater_->produced() > limit;
+  const size_t usable = over ? static_cast<size_t>(limit > before ? limit - before : 0) : n;
   if (msg_check_utf8_) {
-    const size_t bad = utf8_.feed(data, n);
+    const size_t bad = utf8_.feed(data, usable);
     if (bad != Utf8Validator::npos) {
       report(Rule::invalid_utf8_text, inflate_wire_offset_, h,
              "decompressed byte 0x%02X at message byte %llu is not valid UTF-8 here", data[bad],
              static_cast<unsigned long long>(before + bad));
       msg_check_utf8_ = false;
-    } else if (!utf8_.complete() && utf8_.pending() <= n) {
+    } else if (!utf8_.complete() && utf8_.pending() <= usable) {
       utf8_pending_offset_ = inflate_wire_offset_;
     }
+  }
+  if (over) {
+    msg_too_big_ = true;
+    report(Rule::message_too_big, inflate_wire_offset_, h,
+           "compressed message inflates to more than %llu bytes (the limit); inflation stopped",
+           static_cast<unsigned long long>(limit));
+    msg_check_utf8_ = false;
+    return false;  // a decompression bomb goes no further
   }
   return true;
 }
