@@ -156,6 +156,18 @@ void Server::end_sessions(bool close_frames) {
 void Server::maybe_stop() {
   if (!shutting_down_ || !sessions_.empty() || stopped_) return;
   stopped_ = true;
+  nlohmann::ordered_json j = {{"event", "stopped"},
+                              {"connections", stats_.accepted},
+                              {"refused", stats_.refused},
+                              {"upstream_errors", stats_.upstream_errors},
+                              {"violations", stats_.violations},
+                              {"handshake_findings", stats_.handshake_findings}};
+  log_.emit(EventLevel::info, 0, j,
+            "stopped after " + std::to_string(stats_.accepted) +
+                " connection(s): " + std::to_string(stats_.violations) + " violation(s), " +
+                std::to_string(stats_.handshake_findings) + " handshake finding(s), " +
+                std::to_string(stats_.upstream_errors) + " upstream error(s), " +
+                std::to_string(stats_.refused) + " refused");
   if (drain_timer_open_) {
     drain_timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);

@@ -193,7 +193,6 @@ class Session final : public InspectorSink {
   std::vector<uint8_t> held_client_bytes_;  // client bytes after it, until the response
   std::vector<PendingRequest> requests_;    // in order; few at a time
   bool upgraded_ = false;
-  std::string handshake_path_;
 
   // WebSocket phase.
   std::unique_ptr<StreamInspector> client_insp_;  // client-to-server

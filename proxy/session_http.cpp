@@ -128,7 +128,6 @@ void Session::on_response_head(const HttpHead& head) {
     if (head.status == 101) {
       upgraded_ = n.websocket;
       if (upgraded_) {
-        handshake_path_ = req.path;
         InspectorConfig base;
         base.deflate_negotiated = n.deflate;
         base.deflate = n.deflate_params;

@@ -754,6 +754,10 @@ class ShutdownOptionsTest(OptionsTestCase):
         proxy.wait_conn_close(s.conn)
         wrong = [e for e in proxy.of_conn(s.conn, "close") if e.get("synthesized") and e.get("code") == 1006]
         self.assertEqual(wrong, [], "\n" + proxy.describe())
+        # The last line totals the run: one connection, nothing flagged.
+        stopped = proxy.wait_for(lambda e: e.get("event") == "stopped", what="stopped")
+        counts = tuple(stopped.get(k) for k in ("connections", "refused", "upstream_errors", "violations"))
+        self.assertEqual(counts, (1, 0, 0, 0), "\n" + proxy.describe())
 
     def second_signal(self):
         """An open session, SIGTERM, then SIGTERM again: (exit status, seconds)."""
