@@ -4,8 +4,6 @@
 
 #include <cstring>
 
-#include "parser/handshake.h"
-
 namespace wsi {
 namespace {
 
@@ -13,74 +11,7 @@ constexpr uint8_t kTail[4] = {0x00, 0x00, 0xff, 0xff};
 constexpr size_t kOutWindow = 16 * 1024;
 thread_local uint8_t out_window[kOutWindow];
 
-bool parse_bits(const std::optional<std::string>& v, uint8_t& out) {
-  if (!v || v->empty() || v->size() > 2) return false;
-  int n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + (c - '0');
-  }
-  if (n < 8 || n > 15) return false;
-  out = static_cast<uint8_t>(n);
-  return true;
-}
-
 }  // namespace
-
-bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string& error) {
-  // Reuse the Sec-WebSocket-Extensions grammar of the handshake analysis.
-  HttpHead head;
-  std::string value(text);
-  if (value.rfind("permessage-deflate", 0) != 0)
-    value = "permessage-deflate" + std::string(value.empty() ? "" : "; ") + value;
-  head.headers.push_back({"Sec-WebSocket-Extensions", value, 0});
-  const std::vector<Extension> exts = parse_extensions(head);
-  if (exts.size() != 1 || exts[0].name != "permessage-deflate") {
-    error = "expected one permessage-deflate parameter list";
-    return false;
-  }
-  if (!exts[0].syntax_error.empty()) {
-    error = exts[0].syntax_error;
-    return false;
-  }
-  DeflateParams p;
-  bool seen[4] = {false, false, false, false};
-  for (const ExtensionParam& param : exts[0].params) {
-    int which = -1;
-    bool ok = true;
-    if (param.name == "server_no_context_takeover") {
-      which = 0;
-      ok = !param.value;
-      p.server_no_context_takeover = true;
-    } else if (param.name == "client_no_context_takeover") {
-      which = 1;
-      ok = !param.value;
-      p.client_no_context_takeover = true;
-    } else if (param.name == "server_max_window_bits") {
-      which = 2;
-      ok = parse_bits(param.value, p.server_max_window_bits);
-    } else if (param.name == "client_max_window_bits") {
-      which = 3;
-      ok = parse_bits(param.value, p.client_max_window_bits);
-    } else {
-      error = "unknown parameter '" + param.name + "'";
-      return false;
-    }
-    if (seen[which]) {
-      error = "parameter '" + param.name + "' given twice";
-      return false;
-    }
-    seen[which] = true;
-    if (!ok) {
-      error = "bad value for '" + param.name +
-              "' (the *_no_context_takeover parameters take "
-              "none; window bits are 8 to 15)";
-      return false;
-    }
-  }
-  out = p;
-  return true;
-}
 
 MessageInflater::MessageInflater(uint8_t window_bits, bool no_context_takeover)
     : window_bits_(window_bits), no_context_takeover_(no_context_takeover) {}

@@ -16,7 +16,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 struct z_stream_s;
 
@@ -29,13 +28,6 @@ struct DeflateParams {
   uint8_t server_max_window_bits = 15;
   uint8_t client_max_window_bits = 15;
 };
-
-// Parses the parameters of an accepted permessage-deflate extension as in a
-// Sec-WebSocket-Extensions response, e.g.
-// "client_no_context_takeover; server_max_window_bits=10" (the extension name
-// itself may lead). False with `error` set when a parameter is unknown,
-// repeated or out of range.
-bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string& error);
 
 class MessageInflater {
  public:

@@ -443,6 +443,27 @@ std::vector<Extension> parse_extensions(const HttpHead& head) {
   return out;
 }
 
+bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string& error) {
+  // The same grammar and checks as a handshake response's extension header.
+  HttpHead head;
+  std::string value(text);
+  if (value.rfind(kDeflate, 0) != 0)
+    value = std::string(kDeflate) + (value.empty() ? "" : "; ") + value;
+  head.headers.push_back({"Sec-WebSocket-Extensions", value, 0});
+  const std::vector<Extension> exts = parse_extensions(head);
+  if (exts.size() != 1 || exts[0].name != kDeflate) {
+    error = "expected one permessage-deflate parameter list";
+    return false;
+  }
+  std::vector<Finding> unused;
+  const Reporter r(unused, {});
+  DeflateSet set;
+  error = read_deflate(exts[0], /*response=*/true, r, set);
+  if (!error.empty()) return false;
+  out = negotiated_params(nullptr, set);
+  return true;
+}
+
 HandshakeRequest analyze_request(const HttpHead& head, std::vector<Finding>& findings) {
   HandshakeRequest req;
   req.complete = true;

@@ -53,6 +53,13 @@ struct Extension {
 // Every Sec-WebSocket-Extensions header of `head`, in order.
 std::vector<Extension> parse_extensions(const HttpHead& head);
 
+// Parses the parameters of an accepted permessage-deflate extension, with the
+// rules a response must follow, e.g.
+// "client_no_context_takeover; server_max_window_bits=10" (the extension name
+// itself may lead). False with `error` set when a parameter is unknown,
+// repeated, out of range or given a value it may not have.
+bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string& error);
+
 // The client's request, as far as the handshake is concerned.
 //
 // Secrets: `key` holds the Sec-WebSocket-Key value, kept only for the accept

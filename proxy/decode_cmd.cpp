@@ -6,6 +6,7 @@
 #include <ostream>
 #include <vector>
 
+#include "parser/handshake.h"
 #include "proxy/commands.h"
 #include "proxy/event_format.h"
 #include "proxy/hex_reader.h"

@@ -221,8 +221,7 @@ void Session::handle_read(Side& from, ssize_t nread, const uv_buf_t* buf) {
     }
     if (end_cause_ == EndCause::none)
       end_cause_ = from.is_client ? EndCause::client_fin : EndCause::server_fin;
-    StreamInspector* insp = from.is_client ? client_insp_.get() : server_insp_.get();
-    if (insp) insp->finish();
+    if (StreamInspector* insp = inspector_of(from)) insp->finish();
     send_fin(other(from));
     maybe_finish_after_eof();
     return;
@@ -232,8 +231,7 @@ void Session::handle_read(Side& from, ssize_t nread, const uv_buf_t* buf) {
   if (end_cause_ == EndCause::none || end_cause_ == EndCause::client_fin ||
       end_cause_ == EndCause::server_fin)
     end_cause_ = cause;
-  StreamInspector* insp = from.is_client ? client_insp_.get() : server_insp_.get();
-  if (insp) insp->finish();
+  if (StreamInspector* insp = inspector_of(from)) insp->finish();
   end(cause, !from.is_client, from.is_client);
 }
 
@@ -244,9 +242,7 @@ void Session::forward(Side& from, Side& to, const char* data, size_t len) {
     const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&to.tcp), &b, 1);
     if (n == static_cast<int>(len)) return;
     if (n < 0 && n != UV_EAGAIN) {
-      const EndCause cause = to.is_client ? EndCause::client_reset : EndCause::server_reset;
-      if (end_cause_ == EndCause::none) end_cause_ = cause;
-      end(cause, !to.is_client, to.is_client);
+      write_failed(to);
       return;
     }
     if (n > 0) {
@@ -265,9 +261,7 @@ void Session::forward(Side& from, Side& to, const char* data, size_t len) {
   const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&to.tcp), &b, 1, on_write);
   if (rc < 0) {
     std::free(w);
-    const EndCause cause = to.is_client ? EndCause::client_reset : EndCause::server_reset;
-    if (end_cause_ == EndCause::none) end_cause_ = cause;
-    end(cause, !to.is_client, to.is_client);
+    write_failed(to);
     return;
   }
   ++refs_;
@@ -276,6 +270,11 @@ void Session::forward(Side& from, Side& to, const char* data, size_t len) {
     stop_reading(from);
     from.paused = true;
   }
+}
+
+// A write towards `to` failed: that side is gone; the other side is reset.
+void Session::write_failed(Side& to) {
+  end(to.is_client ? EndCause::client_reset : EndCause::server_reset, !to.is_client, to.is_client);
 }
 
 void Session::on_write(uv_write_t* req, int status) {
@@ -287,9 +286,7 @@ void Session::on_write(uv_write_t* req, int status) {
   std::free(w);
   if (!s->ending_) {
     if (status < 0) {
-      const EndCause cause = to.is_client ? EndCause::client_reset : EndCause::server_reset;
-      if (s->end_cause_ == EndCause::none) s->end_cause_ = cause;
-      s->end(cause, !to.is_client, to.is_client);
+      s->write_failed(to);
     } else if (from.paused && to.queued <= s->server_.config().low_watermark) {
       s->start_reading(from);
     }

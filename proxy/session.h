@@ -109,6 +109,11 @@ class Session final : public InspectorSink {
   void stop_reading(Side& s);
   void send_fin(Side& to);
   Side& other(Side& s) { return &s == &client_ ? upstream_ : client_; }
+  // The inspector of the bytes a side sends (null before the upgrade).
+  StreamInspector* inspector_of(const Side& s) const {
+    return s.is_client ? client_insp_.get() : server_insp_.get();
+  }
+  void write_failed(Side& to);
   void end(EndCause cause, bool reset_client, bool reset_upstream);
   void close_side(Side& s, bool reset);
   void maybe_finish_after_eof();
@@ -149,6 +154,7 @@ class Session final : public InspectorSink {
   void log_conn_close();
   void log_synthesized_closes();
   void log_unanswered_requests();
+  void log_http(const PendingRequest& req, uint16_t status);
   std::string describe_cause(EndCause cause) const;
   uint64_t now_ms() const;
 

@@ -143,13 +143,7 @@ void Session::on_response_head(const HttpHead& head) {
       return;
     }
   } else {
-    nlohmann::ordered_json j = {{"event", "http"},
-                                {"method", escape_text(req.method)},
-                                {"path", escape_text(req.path)},
-                                {"status", head.status}};
-    server_.log().emit(EventLevel::info, id_, j,
-                       "http " + escape_text(req.method) + " " + escape_text(req.path) + " -> " +
-                           std::to_string(head.status));
+    log_http(req, head.status);
   }
   if (awaiting_upgrade_ && head.status != 101) {
     // The upgrade was refused: the client's stream goes on as HTTP.

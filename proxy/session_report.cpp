@@ -333,15 +333,20 @@ void Session::log_unanswered_requests() {
       log_handshake(req, nullptr, nullptr, {});
       continue;
     }
-    nlohmann::ordered_json j = {{"event", "http"},
-                                {"method", escape_text(req.method)},
-                                {"path", escape_text(req.path)},
-                                {"status", 0}};
-    server_.log().emit(
-        EventLevel::warn, id_, j,
-        "http " + escape_text(req.method) + " " + escape_text(req.path) + " -> no response");
+    log_http(req, 0);
   }
   requests_.clear();
+}
+
+// One plain HTTP exchange; status 0: no response came.
+void Session::log_http(const PendingRequest& req, uint16_t status) {
+  nlohmann::ordered_json j = {{"event", "http"},
+                              {"method", escape_text(req.method)},
+                              {"path", escape_text(req.path)},
+                              {"status", status}};
+  server_.log().emit(status ? EventLevel::info : EventLevel::warn, id_, j,
+                     "http " + escape_text(req.method) + " " + escape_text(req.path) + " -> " +
+                         (status ? std::to_string(status) : std::string("no response")));
 }
 
 void Session::log_conn_close() {

@@ -11,6 +11,7 @@
 
 #include "inspect_util.h"
 #include "parser/deflate.h"
+#include "parser/handshake.h"
 #include "proxy/frame_writer.h"
 #include "splits.h"
 
