@@ -114,6 +114,8 @@ class StreamInspector {
   const InspectorStats& stats() const { return stats_; }
   uint64_t offset() const { return decoder_.offset(); }
   bool close_seen() const { return close_seen_; }
+  // The stream stopped inside a frame (header or payload).
+  bool mid_frame() const { return decoder_.mid_frame(); }
 
   // FrameDecoder handler interface.
   void on_frame_header(const FrameHeader& h);

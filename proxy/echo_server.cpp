@@ -1,5 +1,6 @@
 #include "proxy/echo_server.h"
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,60 +13,75 @@
 
 namespace wsi {
 
-class EchoConnection final : public InspectorSink {
+class EchoConnection final : public TransportHandler, public InspectorSink {
  public:
-  EchoConnection(EchoServer& server) : server_(server) {
-    uv_tcp_init(server.loop(), &tcp_);
-    tcp_.data = this;
+  explicit EchoConnection(EchoServer& server)
+      : server_(server), t_(server.loop(), server.read_buffer(), *this) {
+    t_.init();
   }
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  uv_stream_t* stream() { return t_.stream(); }
 
   void start() {
-    uv_tcp_nodelay(&tcp_, 1);
-    uv_read_start(stream(), on_alloc, on_read);
+    t_.set_nodelay();
+    t_.start_reading();
   }
 
   void close() {
     if (closing_) return;
     closing_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
-      auto* c = static_cast<EchoConnection*>(h->data);
-      c->server_.connection_done(c);
-    });
+    t_.close(false);
   }
+
+  // TransportHandler.
+  void on_read(Transport&, std::span<const uint8_t> bytes) override {
+    if (shut_) return;  // answered and ended: read on only to see the client's end
+    handle(bytes);
+    flush();
+  }
+  void on_end(Transport&, StreamEnd, int) override { close(); }
+  void on_write_error(Transport&, int) override { close(); }
+  void on_written(Transport&, uint32_t) override {
+    if (!closing_ && t_.queued() <= kLowWatermark) t_.start_reading();
+  }
+  void on_closed(Transport&) override { server_.connection_done(this); }
 
   // InspectorSink: echo as frames arrive.
   void on_frame(Direction, const FrameHeader& h) override {
-    flush_pending();
     if (failed_) return;
     if (h.opcode == opcode::close || h.opcode == opcode::pong) return;  // answered elsewhere
     const uint8_t op = h.opcode == opcode::ping ? opcode::pong : h.opcode;
-    pending_ = frame_header(op, h.length, h.fin);
-    have_pending_ = true;
+    out_ += frame_header(op, h.length, h.fin);
+    out_remaining_ = h.length;
   }
   void on_payload(Direction, const FrameHeader& h, const uint8_t* data, size_t n,
                   uint64_t at) override {
-    if (failed_ || h.opcode == opcode::close || h.opcode == opcode::pong) return;
-    flush_pending();
-    std::string out(n, '\0');
+    if (out_remaining_ == 0 || h.opcode == opcode::close || h.opcode == opcode::pong) return;
+    const size_t old = out_.size();
+    out_.resize(old + n);
     if (h.masked)
-      unmask_copy(reinterpret_cast<uint8_t*>(out.data()), data, n, h.mask, at);
+      unmask_copy(reinterpret_cast<uint8_t*>(out_.data() + old), data, n, h.mask, at);
     else
-      out.assign(reinterpret_cast<const char*>(data), n);
-    write(std::move(out));
+      std::memcpy(out_.data() + old, data, n);
+    out_remaining_ -= n;
+    // A violation inside this frame: its close goes after the frame's last byte.
+    if (out_remaining_ == 0 && close_pending_) send_close(close_code_, close_reason_);
   }
   void on_violation(const Violation& v) override {
     const RuleInfo& info = rule_info(v.rule);
     if (failed_ || info.severity != Severity::error) return;
     failed_ = true;
-    have_pending_ = false;
     const uint16_t code =
         info.close_code >= 1000 && info.close_code != 1006 ? info.close_code : 1002;
-    send_close(code, std::string(info.id));
+    close_code_ = code;
+    close_reason_ = info.id;
+    // Never inside a frame already begun on the wire: finish echoing it first.
+    if (out_remaining_ == 0)
+      send_close(code, close_reason_);
+    else
+      close_pending_ = true;
   }
   void on_close(const CloseFrame& c) override {
     if (failed_) return;
-    flush_pending();
     failed_ = true;  // nothing more is echoed
     if (!c.valid())
       send_close(1002, "invalid close frame");
@@ -76,24 +92,12 @@ class EchoConnection final : public InspectorSink {
   }
 
  private:
-  static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
-    static thread_local char storage[64 * 1024];
-    buf->base = storage;
-    buf->len = sizeof storage;
-  }
-  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-    auto* c = static_cast<EchoConnection*>(s->data);
-    if (nread < 0) {
-      c->close();
-      return;
-    }
-    c->handle({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
-  }
+  static constexpr uint64_t kHighWatermark = 1 << 20;
+  static constexpr uint64_t kLowWatermark = 256 << 10;
 
   void handle(std::span<const uint8_t> bytes) {
     if (inspector_) {
       inspector_->feed(bytes);
-      flush_pending();
       return;
     }
     for (;;) {
@@ -101,8 +105,8 @@ class EchoConnection final : public InspectorSink {
       bytes = bytes.subspan(r.consumed);
       if (r.event == HttpEvent::need_more) return;
       if (r.event == HttpEvent::error) {
-        write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        shutdown();
+        out_ += "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        shut_after_flush_ = true;
         return;
       }
       if (r.event == HttpEvent::head_complete) {
@@ -113,10 +117,7 @@ class EchoConnection final : public InspectorSink {
       if (r.event == HttpEvent::message_complete) answer_plain();
       if (r.event == HttpEvent::upgrade) {
         if (!upgrade()) return;
-        if (!bytes.empty()) {
-          inspector_->feed(bytes);
-          flush_pending();
-        }
+        if (!bytes.empty()) inspector_->feed(bytes);
         return;
       }
     }
@@ -126,8 +127,8 @@ class EchoConnection final : public InspectorSink {
     static const std::string body =
         "wsinspect echo server: open a WebSocket connection to this address and every message "
         "comes back.\n";
-    write("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\n\r\n" + body);
+    out_ += "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
   }
 
   bool upgrade() {
@@ -137,20 +138,21 @@ class EchoConnection final : public InspectorSink {
       const std::string body = "wsinspect echo server: " + std::string(info.id) + "\n";
       std::string status = info.http_status == 426 ? "426 Upgrade Required" : "400 Bad Request";
       std::string extra = info.http_status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "";
-      write("HTTP/1.1 " + status + "\r\n" + extra + "Content-Length: " +
-            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
-      shutdown();
+      out_ += "HTTP/1.1 " + status + "\r\n" + extra +
+              "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+              body;
+      shut_after_flush_ = true;
       return false;
     }
     if (!request_.is_websocket_upgrade) {
-      write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-      shutdown();
+      out_ += "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      shut_after_flush_ = true;
       return false;
     }
-    write(
+    out_ +=
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " +
-        websocket_accept(request_.key) + "\r\n\r\n");
+        websocket_accept(request_.key) + "\r\n\r\n";
     InspectorConfig cfg;
     cfg.sender = Sender::client;
     cfg.want_payload = true;
@@ -159,53 +161,47 @@ class EchoConnection final : public InspectorSink {
   }
 
   void send_close(uint16_t code, const std::string& reason) {
-    write(frame(opcode::close, code ? close_payload(code, reason) : std::string()));
-    shutdown();
+    close_pending_ = false;
+    out_ += frame(opcode::close, code ? close_payload(code, reason) : std::string());
+    shut_after_flush_ = true;
   }
 
-  void flush_pending() {
-    if (!have_pending_) return;
-    have_pending_ = false;
-    write(std::move(pending_));
-    pending_.clear();
-  }
-
-  struct Write {
-    uv_write_t req;
-    std::string data;
-  };
-  void write(std::string data) {
-    if (closing_ || shut_) return;
-    auto* w = new Write;
-    w->data = std::move(data);
-    uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    w->req.data = this;
-    if (uv_write(&w->req, stream(), &b, 1,
-                 [](uv_write_t* r, int) { delete reinterpret_cast<Write*>(r); }) < 0)
-      delete w;
-  }
-  void shutdown() {
-    if (shut_ || closing_) return;
-    shut_ = true;
-    auto* req = new uv_shutdown_t;
-    req->data = this;
-    if (uv_shutdown(req, stream(), [](uv_shutdown_t* r, int) { delete r; }) < 0) delete req;
+  // One write per read: everything this read produced, through the queue.
+  void flush() {
+    if (closing_) return;
+    if (!out_.empty() && !shut_) {
+      if (!t_.write({reinterpret_cast<const uint8_t*>(out_.data()), out_.size()})) {
+        close();
+        return;
+      }
+    }
+    out_.clear();
+    if (shut_after_flush_ && !shut_) {
+      shut_ = true;
+      t_.shutdown();
+    }
+    // A client that sends faster than it reads waits for its echoes to drain.
+    if (t_.queued() > kHighWatermark) t_.stop_reading();
   }
 
   EchoServer& server_;
-  uv_tcp_t tcp_;
+  TcpTransport t_;
   bool closing_ = false;
   bool shut_ = false;
+  bool shut_after_flush_ = false;
   HttpParser parser_{HttpMode::request};
   HandshakeRequest request_;
   std::vector<Finding> findings_;
   std::unique_ptr<StreamInspector> inspector_;
-  std::string pending_;
-  bool have_pending_ = false;
+  std::string out_;             // produced by the current read, written by flush()
+  uint64_t out_remaining_ = 0;  // payload bytes of the frame being echoed still to come
   bool failed_ = false;
+  bool close_pending_ = false;
+  uint16_t close_code_ = 0;
+  std::string close_reason_;
 };
 
-EchoServer::EchoServer(uv_loop_t* loop) : loop_(loop) {}
+EchoServer::EchoServer(uv_loop_t* loop) : loop_(loop), read_buf_(new char[kReadBufferSize]) {}
 
 EchoServer::~EchoServer() = default;
 

@@ -2,14 +2,18 @@
 // upgrade, echoes every data frame back as it came (same opcode and
 // fragmentation, unmasked), answers pings, completes the close handshake, and
 // fails the connection with the right close code on a protocol violation, as
-// a strict server would.
+// a strict server would. It writes through the same transport and write
+// queue as the relay, and stops reading a client that does not read.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_set>
+
+#include "proxy/net/tcp_transport.h"
 
 namespace wsi {
 
@@ -27,6 +31,8 @@ class EchoServer {
 
   void connection_done(EchoConnection* c);
   uv_loop_t* loop() const { return loop_; }
+  ReadBuffer read_buffer() { return {read_buf_.get(), kReadBufferSize}; }
+  static constexpr size_t kReadBufferSize = 64 * 1024;
 
  private:
   static void on_connection(uv_stream_t* server, int status);
@@ -36,6 +42,7 @@ class EchoServer {
   bool open_ = false;
   uint16_t port_ = 0;
   std::unordered_set<EchoConnection*> conns_;
+  std::unique_ptr<char[]> read_buf_;
 };
 
 }  // namespace wsi

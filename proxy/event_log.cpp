@@ -27,20 +27,6 @@ spdlog::level::level_enum spd_level(EventLevel l) {
   return spdlog::level::info;
 }
 
-const char* level_name(EventLevel l) {
-  switch (l) {
-    case EventLevel::debug:
-      return "debug";
-    case EventLevel::info:
-      return "info";
-    case EventLevel::warn:
-      return "warn";
-    case EventLevel::error:
-      return "error";
-  }
-  return "info";
-}
-
 EventLevel from_config(LogLevel l) {
   switch (l) {
     case LogLevel::debug:
@@ -96,25 +82,8 @@ EventLog::~EventLog() {
   flush();
 }
 
-void EventLog::emit(EventLevel level, uint64_t conn, const nlohmann::ordered_json& event,
-                    const std::string& text) {
-  if (!enabled(level)) return;
-  const std::string ts = timestamp_now();
-  if (json_) {
-    nlohmann::ordered_json line = {{"ts", ts}, {"level", level_name(level)}};
-    if (conn) line["conn"] = conn;
-    for (auto it = event.begin(); it != event.end(); ++it) line[it.key()] = it.value();
-    logger_->log(spd_level(level), "{}",
-                 line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  } else {
-    char prefix[64];
-    if (conn)
-      std::snprintf(prefix, sizeof prefix, "%s #%llu ", ts.c_str() + 11,
-                    static_cast<unsigned long long>(conn));
-    else
-      std::snprintf(prefix, sizeof prefix, "%s ", ts.c_str() + 11);
-    logger_->log(spd_level(level), "{}{}", prefix, text);
-  }
+void EventLog::write(EventLevel level, const std::string& line) {
+  logger_->log(spd_level(level), "{}", line);
 }
 
 void EventLog::flush() {

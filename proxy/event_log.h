@@ -1,14 +1,13 @@
-// The proxy's event log: every event is one JSON object (the schema of
-// docs/events.md) or one line of text for people, written through spdlog to
-// standard output or a file.
+// The proxy's event log: the lines the report sinks format (JSON objects of
+// docs/events.md, or text for people), written through spdlog to standard
+// output or a file.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "proxy/config.h"
+#include "proxy/report/report_sink.h"
 
 namespace spdlog {
 class logger;
@@ -16,21 +15,15 @@ class logger;
 
 namespace wsi {
 
-enum class EventLevel : uint8_t { debug, info, warn, error };
-
-class EventLog {
+class EventLog final : public LineOut {
  public:
   // Throws std::runtime_error when the log file cannot be opened.
   explicit EventLog(const ProxyConfig& cfg);
-  ~EventLog();
+  ~EventLog() override;
 
-  bool enabled(EventLevel level) const { return level >= min_level_; }
+  bool enabled(EventLevel level) const override { return level >= min_level_; }
+  void write(EventLevel level, const std::string& line) override;
   bool json() const { return json_; }
-
-  // `event` gets "ts", "level" and, when conn != 0, "conn" in front of its
-  // fields. `text` is the human form, used with --log-format text.
-  void emit(EventLevel level, uint64_t conn, const nlohmann::ordered_json& event,
-            const std::string& text);
   // Writes out buffered lines. The proxy calls it on a short timer.
   void flush();
   static constexpr uint64_t kFlushIntervalMs = 20;

@@ -68,17 +68,7 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     uv_loop_close(&loop);
     return 1;
   }
-  const std::string url = "ws://" + server.bound_address() + "/";
-  nlohmann::ordered_json j = {
-      {"event", "listening"},
-      {"address", server.bound_address()},
-      {"upstream", builtin ? std::string("builtin:echo") : server.upstream_label()},
-      {"url", url},
-      {"inspect", cfg.inspect}};
-  log->emit(EventLevel::info, 0, j,
-            "wsinspect listening on " + server.bound_address() + ", relaying to " +
-                (builtin ? "the built-in echo server" : server.upstream_label()) +
-                "; connect WebSocket clients to " + url);
+  server.report_listening(builtin ? std::string("builtin:echo") : server.upstream_label());
 
   SignalState st;
   st.server = &server;

@@ -22,7 +22,31 @@ std::string format_address(const struct sockaddr* sa) {
 }
 
 Server::Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log)
-    : loop_(loop), cfg_(cfg), log_(log), read_buf_(new char[kReadBufferSize]) {}
+    : loop_(loop), cfg_(cfg), log_(log), read_buf_(new char[kReadBufferSize]) {
+  conn_config_.inspect = cfg.inspect;
+  conn_config_.max_message_size = cfg.max_message_size;
+  conn_config_.max_reports_per_rule = cfg.max_reports_per_rule;
+  conn_config_.preview = cfg.preview;
+  report_.add(counts_);
+  set_upstream("", 0);
+}
+
+void Server::make_format_sink() {
+  ReportOptions opts;
+  opts.show_secrets = cfg_.log_secrets;
+  opts.idle_timeout_ms = cfg_.idle_timeout_ms;
+  opts.handshake_timeout_ms = cfg_.handshake_timeout_ms;
+  opts.upstream_label = upstream_label_;
+  format_ = log_.json() ? make_json_sink(log_, opts) : make_text_sink(log_, opts);
+  report_ = FanOutSink();
+  report_.add(counts_);
+  report_.add(*format_);
+}
+
+void Server::report_listening(std::string_view upstream_name) {
+  const std::string url = "ws://" + bound_ + "/";
+  report_.on_listening({bound_, upstream_name, url, cfg_.inspect});
+}
 
 Server::~Server() = default;
 
@@ -32,6 +56,7 @@ void Server::set_upstream(std::string host, uint16_t port) {
   upstream_label_ = (upstream_host_.find(':') != std::string::npos ? "[" + upstream_host_ + "]"
                                                                    : upstream_host_) +
                     ":" + std::to_string(port);
+  make_format_sink();
 }
 
 bool Server::listen(std::string& error) {
@@ -77,17 +102,10 @@ void Server::on_connection(uv_stream_t* listener, int status) {
     return;
   }
   if (self->sessions_.size() > self->cfg_.max_connections) {
-    self->stats_.refused++;
-    nlohmann::ordered_json j = {{"event", "conn_refused"},
-                                {"reason", "max_connections"},
-                                {"limit", self->cfg_.max_connections}};
-    self->log_.emit(EventLevel::warn, s->id(), j,
-                    "connection refused: " + std::to_string(self->cfg_.max_connections) +
-                        " connections already open (--max-connections)");
+    self->report_.on_conn_refused({s->id(), uv_now(self->loop_)}, self->cfg_.max_connections);
     s->abort_before_start();
     return;
   }
-  self->stats_.accepted++;
   s->start();
 }
 
@@ -100,14 +118,7 @@ void Server::session_done(Session* s) {
 void Server::begin_shutdown(const char* signal_name) {
   if (shutting_down_) return;
   shutting_down_ = true;
-  nlohmann::ordered_json j = {{"event", "shutdown"},
-                              {"signal", signal_name},
-                              {"open_connections", sessions_.size()},
-                              {"drain_ms", cfg_.drain_timeout_ms}};
-  log_.emit(EventLevel::info, 0, j,
-            std::string(signal_name) + ": no longer accepting; " +
-                std::to_string(sessions_.size()) + " open connection(s) get " +
-                std::to_string(cfg_.drain_timeout_ms) + " ms to finish");
+  report_.on_shutdown(signal_name, sessions_.size(), cfg_.drain_timeout_ms);
   if (listening_) {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
@@ -125,11 +136,7 @@ void Server::begin_shutdown(const char* signal_name) {
 
 void Server::on_drain_timer(uv_timer_t* t) {
   Server* self = static_cast<Server*>(t->data);
-  nlohmann::ordered_json j = {
-      {"event", "shutdown"}, {"phase", "forced"}, {"open_connections", self->sessions_.size()}};
-  self->log_.emit(
-      EventLevel::warn, 0, j,
-      "drain time over: ending " + std::to_string(self->sessions_.size()) + " open connection(s)");
+  self->report_.on_drain_over(self->sessions_.size());
   self->end_sessions(self->cfg_.shutdown_close_frames);
 }
 
@@ -139,6 +146,8 @@ void Server::force_shutdown() {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   }
+  std::vector<Session*> all(sessions_.begin(), sessions_.end());
+  for (Session* s : all) s->force_end();
   end_sessions(false);
   maybe_stop();
 }
@@ -156,18 +165,7 @@ void Server::end_sessions(bool close_frames) {
 void Server::maybe_stop() {
   if (!shutting_down_ || !sessions_.empty() || stopped_) return;
   stopped_ = true;
-  nlohmann::ordered_json j = {{"event", "stopped"},
-                              {"connections", stats_.accepted},
-                              {"refused", stats_.refused},
-                              {"upstream_errors", stats_.upstream_errors},
-                              {"violations", stats_.violations},
-                              {"handshake_findings", stats_.handshake_findings}};
-  log_.emit(EventLevel::info, 0, j,
-            "stopped after " + std::to_string(stats_.accepted) +
-                " connection(s): " + std::to_string(stats_.violations) + " violation(s), " +
-                std::to_string(stats_.handshake_findings) + " handshake finding(s), " +
-                std::to_string(stats_.upstream_errors) + " upstream error(s), " +
-                std::to_string(stats_.refused) + " refused");
+  report_.on_stopped(counts_.totals());
   if (drain_timer_open_) {
     drain_timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);

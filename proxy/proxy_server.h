@@ -9,28 +9,26 @@
 #include <string>
 #include <unordered_set>
 
+#include "parser/conn/connection_inspector.h"
 #include "proxy/config.h"
 #include "proxy/event_log.h"
+#include "proxy/net/tcp_transport.h"
+#include "proxy/report/report_sink.h"
 
 namespace wsi {
 
 class Session;
 
-struct ServerStats {
-  uint64_t accepted = 0;
-  uint64_t refused = 0;  // over max_connections
-  uint64_t upstream_errors = 0;
-  uint64_t violations = 0;
-  uint64_t handshake_findings = 0;
-};
-
 class Server {
  public:
+  // Events go to `log` in its format, and to the counters of `stopped`.
   Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log);
   ~Server();
 
   // Where sessions connect: host (name or address) and port.
   void set_upstream(std::string host, uint16_t port);
+  // The `listening` event, once listen() succeeded.
+  void report_listening(std::string_view upstream_name);
   // Binds and listens on cfg.listen; logs the `listening` event. False with
   // `error` set when the address cannot be used.
   bool listen(std::string& error);
@@ -45,20 +43,23 @@ class Server {
   // For sessions.
   uv_loop_t* loop() const { return loop_; }
   const ProxyConfig& config() const { return cfg_; }
-  EventLog& log() { return log_; }
-  ServerStats& stats() { return stats_; }
+  // Every event goes here: the counters, then the log.
+  ReportSink& report() { return report_; }
+  const ConnConfig& conn_config() const { return conn_config_; }
+  const ProxyTotals& totals() const { return counts_.totals(); }
   const std::string& upstream_host() const { return upstream_host_; }
   uint16_t upstream_port() const { return upstream_port_; }
   const std::string& upstream_label() const { return upstream_label_; }
   // The loop's single read buffer: every read lands here and is forwarded or
   // copied before the read callback returns.
-  char* read_buffer() { return read_buf_.get(); }
+  ReadBuffer read_buffer() { return {read_buf_.get(), kReadBufferSize}; }
   static constexpr size_t kReadBufferSize = 1024 * 1024;
   void session_done(Session* s);
   // Called once when shutting down and the last session has ended.
   std::function<void()> on_stopped;
 
  private:
+  void make_format_sink();
   static void on_connection(uv_stream_t* server, int status);
   static void on_drain_timer(uv_timer_t* t);
   void end_sessions(bool close_frames);
@@ -80,7 +81,10 @@ class Server {
   uint16_t upstream_port_ = 0;
   std::string upstream_label_;
   std::string bound_;
-  ServerStats stats_;
+  ConnConfig conn_config_;
+  CountingSink counts_;
+  std::unique_ptr<ReportSink> format_;
+  FanOutSink report_;
 };
 
 // "127.0.0.1:8080" or "[::1]:8080" from a socket address.

@@ -1,0 +1,50 @@
+// Linking each close frame to what caused it: the violation the closing
+// endpoint received, or, when it received none, the conclusion that the
+// corruption happened on its side of the vantage point. Fed in wire order
+// with the time of each observation; never reads a clock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "parser/conn/events.h"
+
+namespace wsi {
+
+class CloseAttribution {
+ public:
+  // An error-severity violation flagged in `v.dir` at `now_ms`.
+  void record(const Violation& v, uint64_t now_ms);
+
+  struct Verdict {
+    bool in_reply = false;
+    std::optional<CloseCause> cause;
+    bool unseen_corruption = false;
+  };
+  // A close frame in `c.dir` observed at `now_ms`.
+  Verdict judge(const CloseFrame& c, uint64_t now_ms);
+
+  bool close_seen(Direction d) const { return close_seen_[dir_index(d)]; }
+  bool both_closed() const { return close_seen_[0] && close_seen_[1]; }
+
+ private:
+  struct Flagged {
+    Rule rule;
+    uint64_t offset;
+    uint64_t frame_index;
+    uint64_t at_ms;
+  };
+  // Allocated at the first violation. flagged[dir][0]: the last error;
+  // [1], [2], [3]: the first with close code 1002, 1007, 1009 (the first
+  // violation for a code is what an endpoint fails on).
+  struct Evidence {
+    std::optional<Flagged> flagged[2][4];
+  };
+  std::unique_ptr<Evidence> evidence_;
+  bool close_seen_[2] = {false, false};
+  uint16_t close_code_[2] = {0, 0};   // the code each direction's close frame carried
+  uint64_t close_frame_[2] = {0, 0};  // and its frame index
+};
+
+}  // namespace wsi

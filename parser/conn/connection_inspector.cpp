@@ -1,0 +1,355 @@
+#include "parser/conn/connection_inspector.h"
+
+#include <algorithm>
+
+namespace wsi {
+
+// One request awaiting its response, in order.
+struct ConnectionInspector::PendingRequest {
+  std::string method;
+  bool websocket = false;  // attempts a WebSocket upgrade
+  HandshakeRequest request;
+  std::vector<Finding> findings;
+  std::vector<HttpHeader> headers;  // kept for the handshake event only
+};
+
+ConnectionInspector::ConnectionInspector(const ConnConfig& cfg, ConnSink& sink, uint64_t conn_id,
+                                         uint64_t start_ms)
+    : cfg_(cfg), sink_(sink), id_(conn_id), start_ms_(start_ms), now_(start_ms) {}
+
+ConnectionInspector::~ConnectionInspector() = default;
+
+const StreamInspector* ConnectionInspector::inspector(Direction d) const {
+  const auto& i = insp_[dir_index(d)];
+  return i ? &*i : nullptr;
+}
+
+bool ConnectionInspector::holding() const {
+  return awaiting_upgrade_ || requests_.size() >= cfg_.max_pending_requests;
+}
+
+size_t ConnectionInspector::room(Direction from) const {
+  if (from == Direction::server_to_client || phase_ != Phase::http || request_opaque_ || gap_[0])
+    return SIZE_MAX;
+  return cfg_.max_held_bytes - std::min(cfg_.max_held_bytes, held_.size());
+}
+
+bool ConnectionInspector::at_frame_boundary(Direction dir) const {
+  const size_t i = dir_index(dir);
+  if (phase_ != Phase::websocket || gap_[i]) return false;
+  if (insp_[i]) return !insp_[i]->mid_frame();
+  return track_[i] && !track_[i]->decoder.mid_frame();
+}
+
+// ---- input -----------------------------------------------------------------
+
+void ConnectionInspector::feed(Direction from, std::span<const uint8_t> bytes, uint64_t now_ms) {
+  const size_t i = dir_index(from);
+  now_ = std::max(now_, now_ms);
+  bytes_[i] += bytes.size();
+  if (bytes.empty() || gap_[i] || finished_) return;
+  fed_end_ = bytes_[i];
+  if (phase_ == Phase::websocket) {
+    feed_frames(from, bytes);
+    return;
+  }
+  if (phase_ == Phase::tunnel) return;
+  if (from == Direction::client_to_server)
+    feed_client_http(bytes);
+  else
+    feed_server_http(bytes);
+}
+
+void ConnectionInspector::feed_frames(Direction d, std::span<const uint8_t> bytes) {
+  const size_t i = dir_index(d);
+  if (insp_[i])
+    insp_[i]->feed(bytes);
+  else if (track_[i])
+    track_[i]->decoder.feed(bytes.data(), bytes.size(), *track_[i]);
+}
+
+void ConnectionInspector::end_stream(Direction from, StreamEnd how, uint64_t now_ms) {
+  const size_t i = dir_index(from);
+  now_ = std::max(now_, now_ms);
+  if (finished_) return;
+  const bool client = from == Direction::client_to_server;
+  if (how == StreamEnd::reset) {
+    if (end_cause_ == EndCause::none || end_cause_ == EndCause::client_fin ||
+        end_cause_ == EndCause::server_fin)
+      end_cause_ = client ? EndCause::client_reset : EndCause::server_reset;
+  } else if (end_cause_ == EndCause::none) {
+    end_cause_ = client ? EndCause::client_fin : EndCause::server_fin;
+  }
+  if (ended_[i]) return;
+  ended_[i] = true;
+  if (phase_ == Phase::websocket && !gap_[i] && insp_[i]) insp_[i]->finish();
+}
+
+void ConnectionInspector::gap(Direction d, uint64_t from, uint64_t to, std::string_view reason) {
+  gap_[dir_index(d)] = true;
+  if (cfg_.inspect) sink_.on_gap(ctx(), GapEvent{d, from, to, reason});
+}
+
+// ---- HTTP phase --------------------------------------------------------------
+
+void ConnectionInspector::hold(std::span<const uint8_t> bytes) {
+  const size_t room = cfg_.max_held_bytes - std::min(cfg_.max_held_bytes, held_.size());
+  const size_t take = std::min(room, bytes.size());
+  held_.insert(held_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(take));
+  if (take < bytes.size()) {
+    // More than can be held: the rest is not inspected, and said so.
+    const uint64_t from = fed_end_ - (bytes.size() - take);
+    gap(Direction::client_to_server, from, fed_end_,
+        "client bytes beyond the hold limit while waiting for the server's answer");
+    held_.clear();
+    held_.shrink_to_fit();
+  }
+}
+
+void ConnectionInspector::feed_client_http(std::span<const uint8_t> rest) {
+  if (request_opaque_) return;
+  if (holding()) {
+    hold(rest);
+    return;
+  }
+  if (!request_parser_) request_parser_ = std::make_unique<HttpParser>(HttpMode::request);
+  for (;;) {
+    const HttpFeedResult r = request_parser_->feed(rest);
+    rest = rest.subspan(r.consumed);
+    switch (r.event) {
+      case HttpEvent::need_more:
+        return;
+      case HttpEvent::head_complete:
+        on_request_head(*request_parser_);
+        if (holding()) {
+          hold(rest);  // too many requests await answers: parse the rest later
+          return;
+        }
+        break;
+      case HttpEvent::message_complete:
+        break;
+      case HttpEvent::upgrade:
+        // The request asks to switch protocols: what follows depends on the answer.
+        awaiting_upgrade_ = true;
+        hold(rest);
+        return;
+      case HttpEvent::error:
+        request_opaque_ = true;
+        held_.clear();
+        if (cfg_.inspect)
+          sink_.on_http_error(ctx(), {Direction::client_to_server, request_parser_->error()});
+        return;
+    }
+  }
+}
+
+void ConnectionInspector::release_held() {
+  if (holding() || gap_[0] || request_opaque_ || !request_parser_) return;
+  std::vector<uint8_t> held;
+  held.swap(held_);
+  // Held bytes are the latest the client sent: they end where its stream is
+  // now. Fed even when empty, for an event the parser deferred.
+  const uint64_t saved = fed_end_;
+  fed_end_ = bytes_[0];
+  feed_client_http(held);
+  fed_end_ = saved;
+}
+
+void ConnectionInspector::on_request_head(HttpParser& parser) {
+  const HttpHead& head = parser.head();
+  PendingRequest req;
+  req.method = head.method;
+  req.request = analyze_request(head, req.findings);
+  req.websocket = req.request.attempts_websocket;
+  if (req.websocket && cfg_.inspect) req.headers = head.headers;
+  if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
+  response_parser_->expect_response_to(head.method);
+  requests_.push_back(std::move(req));
+}
+
+void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
+  if (response_opaque_) return;
+  response_started_ = true;
+  if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
+  for (;;) {
+    const HttpFeedResult r = response_parser_->feed(rest);
+    rest = rest.subspan(r.consumed);
+    switch (r.event) {
+      case HttpEvent::need_more:
+        return;
+      case HttpEvent::head_complete:
+        on_response_head(response_parser_->head());
+        break;
+      case HttpEvent::message_complete:
+        break;
+      case HttpEvent::upgrade:
+        if (upgraded_) {
+          switch_to_websocket(rest);
+        } else {
+          phase_ = Phase::tunnel;  // a 101 to something other than WebSocket, or CONNECT
+          held_.clear();
+        }
+        return;
+      case HttpEvent::error:
+        response_opaque_ = true;
+        if (cfg_.inspect)
+          sink_.on_http_error(ctx(), {Direction::server_to_client, response_parser_->error()});
+        return;
+    }
+  }
+}
+
+void ConnectionInspector::on_response_head(const HttpHead& head) {
+  if (head.status >= 100 && head.status < 200 && head.status != 101) return;  // interim
+  if (requests_.empty()) {
+    // A response nobody asked for: report it once, keep relaying.
+    PendingRequest none;
+    none.method = "?";
+    requests_.push_back(std::move(none));
+  }
+  PendingRequest req = std::move(requests_.front());
+  requests_.pop_front();
+
+  if (req.websocket) {
+    std::vector<Finding> response_findings;
+    const Negotiated n = analyze_response(head, req.request, response_findings);
+    report_handshake(req, &head, &n, response_findings);
+    if (head.status == 101) {
+      upgraded_ = n.websocket;
+      if (upgraded_) {
+        if (cfg_.inspect) {
+          InspectorConfig base;
+          base.deflate_negotiated = n.deflate;
+          base.deflate = n.deflate_params;
+          base.max_message_size = cfg_.max_message_size;
+          base.max_reports_per_rule = cfg_.max_reports_per_rule;
+          base.want_payload = cfg_.preview > 0;
+          if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
+          base.sender = Sender::client;
+          insp_[0].emplace(base, static_cast<InspectorSink&>(*this));
+          base.sender = Sender::server;
+          insp_[1].emplace(base, static_cast<InspectorSink&>(*this));
+        } else {
+          track_[0].emplace();
+          track_[1].emplace();
+        }
+      }
+      return;
+    }
+  } else if (cfg_.inspect) {
+    sink_.on_http(ctx(), {req.method, req.request.path, head.status});
+  }
+  if (awaiting_upgrade_ && head.status != 101) {
+    // The upgrade was refused: the client's stream goes on as HTTP.
+    awaiting_upgrade_ = false;
+    if (!request_parser_->resume_after_upgrade()) request_opaque_ = true;
+  }
+  release_held();
+}
+
+void ConnectionInspector::switch_to_websocket(std::span<const uint8_t> first_server_bytes) {
+  phase_ = Phase::websocket;
+  awaiting_upgrade_ = false;
+  request_parser_.reset();
+  response_parser_.reset();
+  std::deque<PendingRequest>().swap(requests_);  // frees its memory
+  // Wire order: the held client bytes were received before this read of
+  // the server's, so the server may already be answering them.
+  std::vector<uint8_t> held;
+  held.swap(held_);
+  if (!held.empty()) feed_frames(Direction::client_to_server, held);
+  if (!first_server_bytes.empty()) feed_frames(Direction::server_to_client, first_server_bytes);
+  // A client that ended its stream while its bytes were held.
+  if (ended_[0] && insp_[0]) insp_[0]->finish();
+}
+
+// ---- reports -------------------------------------------------------------------
+
+void ConnectionInspector::report_handshake(const PendingRequest& req, const HttpHead* response,
+                                           const Negotiated* n,
+                                           const std::vector<Finding>& response_findings) {
+  if (!cfg_.inspect) return;
+  sink_.on_handshake(ctx(), HandshakeEvent{req.request, req.headers, req.findings, response, n,
+                                           response_findings});
+}
+
+void ConnectionInspector::on_frame(Direction dir, const FrameHeader& h) {
+  sink_.on_frame(ctx(), dir, h);
+}
+
+void ConnectionInspector::on_message(const MessageInfo& m) {
+  sink_.on_message(ctx(), m);
+}
+
+void ConnectionInspector::on_violation(const Violation& v) {
+  attribution_.record(v, now_);
+  sink_.on_violation(ctx(), v);
+}
+
+void ConnectionInspector::on_close(const CloseFrame& c) {
+  const CloseAttribution::Verdict v = attribution_.judge(c, now_);
+  sink_.on_close(ctx(),
+                 CloseEvent{c, v.in_reply, v.cause ? &*v.cause : nullptr, v.unseen_corruption});
+}
+
+void ConnectionInspector::on_payload(Direction dir, const FrameHeader& h, const uint8_t* data,
+                                     size_t n, uint64_t at) {
+  const uint64_t limit = cfg_.preview;
+  std::string& buf = preview_[dir_index(dir)];
+  if (at == 0) buf.clear();
+  if (at >= limit) return;  // shown when the limit was reached
+  const size_t take = static_cast<size_t>(std::min<uint64_t>(n, limit - at));
+  const size_t old = buf.size();
+  buf.resize(old + take);
+  for (size_t i = 0; i < take; ++i)
+    buf[old + i] = static_cast<char>(data[i] ^ (h.masked ? h.mask[(at + i) & 3] : 0));
+  if (at + n < h.length && buf.size() < limit) return;  // more to collect
+  sink_.on_preview(ctx(), PreviewEvent{dir, h, buf, h.length > limit});
+  buf.clear();
+}
+
+void ConnectionInspector::own_close_sent(Direction dir, uint64_t now_ms) {
+  now_ = std::max(now_, now_ms);
+  const size_t i = dir_index(dir);
+  if (own_close_[i] || finished_) return;
+  own_close_[i] = true;
+  if (cfg_.inspect)
+    sink_.on_synthesized_close(ctx(), SynthesizedCloseEvent{dir, 1001, EndCause::proxy_shutdown});
+}
+
+void ConnectionInspector::report_synthesized_closes() {
+  if (!upgraded_ || phase_ != Phase::websocket) return;
+  if (attribution_.both_closed()) {
+    end_cause_ = EndCause::close_handshake;
+    return;
+  }
+  if (!cfg_.inspect) return;
+  for (Direction d : {Direction::server_to_client, Direction::client_to_server}) {
+    if (attribution_.close_seen(d) || own_close_[dir_index(d)]) continue;
+    sink_.on_synthesized_close(ctx(), SynthesizedCloseEvent{d, 1006, end_cause_});
+  }
+}
+
+void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
+  if (finished_) return;
+  now_ = std::max(now_, now_ms);
+  if (cause != EndCause::none) end_cause_ = cause;
+  for (const PendingRequest& req : requests_) {
+    if (!cfg_.inspect) break;
+    if (req.websocket)
+      report_handshake(req, nullptr, nullptr, {});
+    else
+      sink_.on_http(ctx(), {req.method, req.request.path, 0});
+  }
+  requests_.clear();
+  report_synthesized_closes();
+  finished_ = true;
+  ConnCloseEvent e{now_ - std::min(now_, start_ms_), end_cause_, upgraded_, {}};
+  for (size_t i = 0; i < 2; ++i) {
+    e.dir[i].bytes = bytes_[i];
+    e.dir[i].stats = insp_[i] ? &insp_[i]->stats() : nullptr;
+  }
+  sink_.on_conn_close(ctx(), e);
+}
+
+}  // namespace wsi

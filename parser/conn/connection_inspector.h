@@ -1,0 +1,147 @@
+// ConnectionInspector: the whole of one connection as seen from a vantage
+// point between its client and its server, with no I/O. It is fed each
+// sender's bytes in the order they were received, each stream's end (FIN or
+// reset) and the time of every observation; it follows the HTTP exchange in
+// both directions (keep-alive, pipelining, chunked bodies, refused upgrades),
+// analyses the opening handshake, switches to frame inspection at the exact
+// byte after a 101, inspects both directions with permessage-deflate as
+// negotiated, links closes to their causes and summarises the connection.
+// Everything it finds goes to a ConnSink as typed events, in wire order.
+//
+// The live proxy, `decode`, the vector tests and the fuzzers all drive it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "parser/conn/close_attribution.h"
+#include "parser/conn/events.h"
+#include "parser/frame_decoder.h"
+#include "parser/handshake.h"
+#include "parser/http_parser.h"
+#include "parser/stream_inspector.h"
+
+namespace wsi {
+
+struct ConnConfig {
+  // false: only the HTTP phase and frame boundaries are followed (so a
+  // caller can still find a frame boundary); the only event is conn_close.
+  bool inspect = true;
+  uint64_t max_message_size = 0;       // 0: no limit; above it: message-too-big (1009)
+  uint32_t max_reports_per_rule = 10;  // per direction
+  uint32_t preview = 0;                // payload bytes per frame shown in preview events
+  // Client bytes that wait, uninspected, for the server: those after an
+  // upgrade request until its answer, and requests beyond max_pending_requests
+  // until earlier ones are answered. room() tells a caller to stop reading.
+  size_t max_held_bytes = 256 * 1024;
+  size_t max_pending_requests = 1024;
+};
+
+class ConnectionInspector final : private InspectorSink {
+ public:
+  ConnectionInspector(const ConnConfig& cfg, ConnSink& sink, uint64_t conn_id = 0,
+                      uint64_t start_ms = 0);
+  ~ConnectionInspector() override;
+  ConnectionInspector(const ConnectionInspector&) = delete;
+  ConnectionInspector& operator=(const ConnectionInspector&) = delete;
+
+  // Bytes `from`'s sender sent, in the order received.
+  void feed(Direction from, std::span<const uint8_t> bytes, uint64_t now_ms);
+  // `from`'s sender ended its stream.
+  void end_stream(Direction from, StreamEnd how, uint64_t now_ms);
+  // A close frame of the vantage point's own (a proxy shutting down) reached
+  // the endpoint `towards` sends to... i.e. was written in direction `dir`.
+  void own_close_sent(Direction dir, uint64_t now_ms);
+  // The connection is over: reports requests that got no answer, the closes
+  // endpoints will report without a close frame, and the summary. `cause`
+  // overrides what the streams showed (none: derived from them). Once.
+  void finish(EndCause cause, uint64_t now_ms);
+
+  // How many more bytes from `from`'s sender can be inspected now; 0 means
+  // stop reading that sender until the other side has answered. Bytes fed
+  // beyond it are reported as a gap and that direction is only counted.
+  size_t room(Direction from) const;
+  // The WebSocket phase, and `dir`'s stream is between two frames.
+  bool at_frame_boundary(Direction dir) const;
+  bool websocket() const { return phase_ == Phase::websocket; }
+  bool upgraded() const { return upgraded_; }
+  bool close_seen(Direction d) const { return attribution_.close_seen(d); }
+  bool response_started() const { return response_started_; }
+  bool finished() const { return finished_; }
+  uint64_t bytes(Direction d) const { return bytes_[dir_index(d)]; }
+  EndCause end_cause() const { return end_cause_; }
+  const StreamInspector* inspector(Direction d) const;
+
+ private:
+  struct PendingRequest;
+  enum class Phase : uint8_t { http, websocket, tunnel };
+
+  EventContext ctx() const { return {id_, now_}; }
+  void feed_client_http(std::span<const uint8_t> bytes);
+  void feed_server_http(std::span<const uint8_t> bytes);
+  void hold(std::span<const uint8_t> bytes);
+  void release_held();
+  void on_request_head(HttpParser& parser);
+  void on_response_head(const HttpHead& head);
+  void switch_to_websocket(std::span<const uint8_t> first_server_bytes);
+  void feed_frames(Direction d, std::span<const uint8_t> bytes);
+  void gap(Direction d, uint64_t from, uint64_t to, std::string_view reason);
+  void report_handshake(const PendingRequest& req, const HttpHead* response, const Negotiated* n,
+                        const std::vector<Finding>& response_findings);
+  void report_synthesized_closes();
+  bool holding() const;
+
+  // InspectorSink (both directions).
+  void on_frame(Direction dir, const FrameHeader& h) override;
+  void on_violation(const Violation& v) override;
+  void on_close(const CloseFrame& c) override;
+  void on_message(const MessageInfo& m) override;
+  void on_payload(Direction dir, const FrameHeader& h, const uint8_t* data, size_t n,
+                  uint64_t at) override;
+
+  // Frame boundaries only (inspect = false).
+  struct BoundaryTracker {
+    FrameDecoder decoder;
+    void on_frame_header(const FrameHeader&) {}
+    void on_frame_payload(const FrameHeader&, const uint8_t*, size_t, uint64_t) {}
+    void on_frame_end(const FrameHeader&) {}
+  };
+
+  ConnConfig cfg_;
+  ConnSink& sink_;
+  uint64_t id_;
+  uint64_t start_ms_;
+  uint64_t now_ = 0;
+  uint64_t bytes_[2] = {0, 0};
+  uint64_t fed_end_ = 0;  // the stream offset one past the bytes being fed
+  bool gap_[2] = {false, false};
+  bool ended_[2] = {false, false};
+  bool finished_ = false;
+  EndCause end_cause_ = EndCause::none;
+
+  // HTTP phase.
+  Phase phase_ = Phase::http;
+  std::unique_ptr<HttpParser> request_parser_;
+  std::unique_ptr<HttpParser> response_parser_;
+  bool request_opaque_ = false;   // the client's stream stopped parsing as HTTP
+  bool response_opaque_ = false;  // the server's stream stopped parsing as HTTP
+  bool response_started_ = false;
+  bool awaiting_upgrade_ = false;  // the request parser stopped at an upgrade request
+  std::vector<uint8_t> held_;      // client bytes not yet parsed, in order
+  std::deque<PendingRequest> requests_;
+  bool upgraded_ = false;
+
+  // WebSocket phase.
+  std::optional<StreamInspector> insp_[2];
+  std::optional<BoundaryTracker> track_[2];
+  CloseAttribution attribution_;
+  bool own_close_[2] = {false, false};
+  std::unique_ptr<std::string[]> preview_;  // one buffer per direction, with cfg.preview
+};
+
+}  // namespace wsi

@@ -1,0 +1,145 @@
+// The events of one whole connection, as the connection core reports them:
+// typed values handed to a sink, never preformatted text. The proxy's JSON
+// and text logs, `decode`, the tests and the counters are sinks of the same
+// events, so each event is built in one place and formatted in one place.
+//
+// Every view and reference in an event is valid during the call only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "parser/handshake.h"
+#include "parser/http_parser.h"
+#include "parser/stream_inspector.h"
+
+namespace wsi {
+
+// How a connection (or one direction of it) ended, as seen at the vantage point.
+enum class EndCause : uint8_t {
+  none,
+  close_handshake,
+  client_fin,
+  server_fin,
+  client_reset,
+  server_reset,
+  idle_timeout,
+  handshake_timeout,
+  proxy_shutdown,
+  upstream_unreachable,
+};
+std::string_view end_cause_id(EndCause c);
+
+// How one sender's byte stream ended.
+enum class StreamEnd : uint8_t { fin, reset };
+
+// What every event carries: the connection and the time it was observed
+// (milliseconds on the caller's clock; the core never reads a clock).
+struct EventContext {
+  uint64_t conn = 0;
+  uint64_t time_ms = 0;
+};
+
+struct HttpErrorEvent {
+  Direction dir;
+  const HttpError& error;
+};
+
+// One WebSocket opening handshake: the request, and the response when one
+// came (response == nullptr: the connection ended first).
+struct HandshakeEvent {
+  const HandshakeRequest& request;
+  const std::vector<HttpHeader>& headers;  // as received; sinks redact secrets
+  const std::vector<Finding>& request_findings;
+  const HttpHead* response;
+  const Negotiated* negotiated;
+  const std::vector<Finding>& response_findings;
+};
+
+// One plain HTTP exchange; status 0: no response came.
+struct HttpExchangeEvent {
+  std::string_view method;
+  std::string_view path;
+  uint16_t status;
+};
+
+// The violation a close is linked to.
+struct CloseCause {
+  Rule rule;
+  Direction dir;  // the direction it was flagged in: what the closing endpoint received
+  uint64_t offset;
+  uint64_t frame_index;
+  uint64_t ms_before;
+};
+
+struct CloseEvent {
+  const CloseFrame& frame;
+  bool in_reply;                // the closing endpoint had received the other's close first
+  const CloseCause* caused_by;  // null: no violation explains it
+  // A 1002/1007 close with nothing flagged in what the endpoint received:
+  // the corruption happened between the vantage point and that endpoint.
+  bool unseen_corruption;
+};
+
+// A close no frame carried: what an endpoint's application reports when the
+// connection ends without a close frame towards it (1006), or the 1001 the
+// proxy itself sent while shutting down.
+struct SynthesizedCloseEvent {
+  Direction dir;  // towards the endpoint that reports it
+  uint16_t code;  // 1006, or 1001 sent by the proxy
+  EndCause cause;
+};
+
+// Bytes of one direction that were not inspected: [from, to) in that
+// direction's stream. After a gap that direction's bytes are only counted.
+struct GapEvent {
+  Direction dir;
+  uint64_t from;
+  uint64_t to;
+  std::string_view reason;
+};
+
+// Payload bytes of a frame for a preview, unmasked; `complete` when the
+// preview limit or the frame's end was reached.
+struct PreviewEvent {
+  Direction dir;
+  const FrameHeader& header;
+  std::string_view payload;
+  bool truncated;  // the frame is longer than the preview
+};
+
+struct DirectionSummary {
+  uint64_t bytes = 0;
+  const InspectorStats* stats = nullptr;  // null: never inspected as frames
+};
+
+struct ConnCloseEvent {
+  uint64_t duration_ms;
+  EndCause ended_by;
+  bool upgraded;
+  DirectionSummary dir[2];  // [0] client to server, [1] server to client
+};
+
+class ConnSink {
+ public:
+  virtual ~ConnSink() = default;
+  virtual void on_http_error(const EventContext&, const HttpErrorEvent&) {}
+  virtual void on_handshake(const EventContext&, const HandshakeEvent&) {}
+  virtual void on_http(const EventContext&, const HttpExchangeEvent&) {}
+  virtual void on_frame(const EventContext&, Direction, const FrameHeader&) {}
+  virtual void on_message(const EventContext&, const MessageInfo&) {}
+  virtual void on_preview(const EventContext&, const PreviewEvent&) {}
+  virtual void on_violation(const EventContext&, const Violation&) {}
+  virtual void on_close(const EventContext&, const CloseEvent&) {}
+  virtual void on_synthesized_close(const EventContext&, const SynthesizedCloseEvent&) {}
+  virtual void on_gap(const EventContext&, const GapEvent&) {}
+  virtual void on_conn_close(const EventContext&, const ConnCloseEvent&) {}
+};
+
+inline constexpr size_t dir_index(Direction d) {
+  return d == Direction::client_to_server ? 0 : 1;
+}
+
+}  // namespace wsi

@@ -1,0 +1,129 @@
+// The report layer: sinks of the connection core's typed events, plus the
+// proxy's own events (listening, refusals, upstream errors, shutdown). JSON
+// and text are two sinks that format the same event; a counting sink keeps
+// the totals of the `stopped` event. Nothing else builds a log line.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parser/conn/events.h"
+
+namespace wsi {
+
+enum class EventLevel : uint8_t { debug, info, warn, error };
+const char* level_name(EventLevel l);
+
+// Where formatted lines go: the proxy's log (spdlog) or a stream (decode).
+class LineOut {
+ public:
+  virtual ~LineOut() = default;
+  virtual bool enabled(EventLevel level) const = 0;
+  virtual void write(EventLevel level, const std::string& line) = 0;
+};
+
+struct ListeningEvent {
+  std::string_view address;
+  std::string_view upstream;  // "builtin:echo" or HOST:PORT
+  std::string_view url;
+  bool inspect;
+};
+
+struct UpstreamErrorEvent {
+  std::string_view upstream;
+  std::string_view stage;  // resolve, connect, timeout
+  std::string_view error;
+  int status;  // the HTTP status the client is answered with
+};
+
+struct ProxyTotals {
+  uint64_t accepted = 0;
+  uint64_t refused = 0;  // over max_connections
+  uint64_t upstream_errors = 0;
+  uint64_t violations = 0;  // every violation flagged, reported or not
+  uint64_t handshake_findings = 0;
+};
+
+class ReportSink : public ConnSink {
+ public:
+  virtual void on_listening(const ListeningEvent&) {}
+  virtual void on_conn_open(const EventContext&, std::string_view /*client*/) {}
+  virtual void on_conn_refused(const EventContext&, uint64_t /*limit*/) {}
+  virtual void on_upstream_error(const EventContext&, const UpstreamErrorEvent&) {}
+  virtual void on_shutdown(std::string_view /*signal*/, size_t /*open*/, uint64_t /*drain_ms*/) {}
+  virtual void on_drain_over(size_t /*open*/) {}
+  virtual void on_stopped(const ProxyTotals&) {}
+};
+
+// What the format sinks need to know beyond the events.
+struct ReportOptions {
+  bool stamped = true;        // lines begin with the time (and JSON has ts, level, conn)
+  bool show_secrets = false;  // Authorization, Cookie, Sec-WebSocket-Key in clear
+  // For the text of end causes.
+  uint64_t idle_timeout_ms = 0;
+  uint64_t handshake_timeout_ms = 0;
+  std::string upstream_label;
+};
+
+std::unique_ptr<ReportSink> make_json_sink(LineOut& out, const ReportOptions& opts);
+std::unique_ptr<ReportSink> make_text_sink(LineOut& out, const ReportOptions& opts);
+
+// The levels of events, shared by both formats.
+EventLevel level_of(const CloseEvent& e);
+EventLevel level_of(const Violation& v);
+EventLevel level_of(const HandshakeEvent& e);
+// The sentence explaining an end cause, e.g. for a synthesized 1006.
+std::string describe_end_cause(EndCause cause, const ReportOptions& opts);
+// Why a 1002/1007 close with nothing flagged points at the closer's side.
+std::string unseen_corruption_note(const CloseFrame& c);
+
+// Counts what the `stopped` event totals; every violation is counted, also
+// those a format sink filters out by level.
+class CountingSink final : public ReportSink {
+ public:
+  void on_violation(const EventContext&, const Violation&) override { totals_.violations++; }
+  void on_handshake(const EventContext&, const HandshakeEvent& e) override {
+    totals_.handshake_findings += e.request_findings.size() + e.response_findings.size();
+  }
+  void on_conn_refused(const EventContext&, uint64_t) override { totals_.refused++; }
+  void on_upstream_error(const EventContext&, const UpstreamErrorEvent&) override {
+    totals_.upstream_errors++;
+  }
+  void on_conn_open(const EventContext&, std::string_view) override { totals_.accepted++; }
+  const ProxyTotals& totals() const { return totals_; }
+
+ private:
+  ProxyTotals totals_;
+};
+
+// Hands every event to each sink in turn.
+class FanOutSink final : public ReportSink {
+ public:
+  void add(ReportSink& s) { sinks_.push_back(&s); }
+  void on_http_error(const EventContext& c, const HttpErrorEvent& e) override;
+  void on_handshake(const EventContext& c, const HandshakeEvent& e) override;
+  void on_http(const EventContext& c, const HttpExchangeEvent& e) override;
+  void on_frame(const EventContext& c, Direction d, const FrameHeader& h) override;
+  void on_message(const EventContext& c, const MessageInfo& m) override;
+  void on_preview(const EventContext& c, const PreviewEvent& e) override;
+  void on_violation(const EventContext& c, const Violation& v) override;
+  void on_close(const EventContext& c, const CloseEvent& e) override;
+  void on_synthesized_close(const EventContext& c, const SynthesizedCloseEvent& e) override;
+  void on_gap(const EventContext& c, const GapEvent& e) override;
+  void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override;
+  void on_listening(const ListeningEvent& e) override;
+  void on_conn_open(const EventContext& c, std::string_view client) override;
+  void on_conn_refused(const EventContext& c, uint64_t limit) override;
+  void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override;
+  void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override;
+  void on_drain_over(size_t open) override;
+  void on_stopped(const ProxyTotals& t) override;
+
+ private:
+  std::vector<ReportSink*> sinks_;
+};
+
+}  // namespace wsi

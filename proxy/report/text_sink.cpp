@@ -1,0 +1,221 @@
+// The text form of every event: one line for people (with an indented
+// explanation where it helps), prefixed by the time and the connection.
+#include <cstdio>
+
+#include "parser/close_codes.h"
+#include "proxy/event_format.h"
+#include "proxy/event_log.h"
+#include "proxy/report/report_sink.h"
+
+namespace wsi {
+namespace {
+
+std::string endpoint_receiving(Direction d) {
+  return d == Direction::client_to_server ? "server" : "client";
+}
+
+class TextSink final : public ReportSink {
+ public:
+  TextSink(LineOut& out, const ReportOptions& opts) : out_(out), opts_(opts) {}
+
+  void on_http_error(const EventContext& c, const HttpErrorEvent& e) override {
+    emit(EventLevel::warn, c.conn, [&] {
+      return std::string(direction_arrow(e.dir)) + " not HTTP at offset " +
+             std::to_string(e.error.offset) + ": " + e.error.name + " (" +
+             escape_text(e.error.reason) + "); relaying this direction unparsed from here on";
+    });
+  }
+
+  void on_handshake(const EventContext& c, const HandshakeEvent& e) override {
+    emit(level_of(e), c.conn, [&] {
+      const HandshakeRequest& r = e.request;
+      const Negotiated* n = e.negotiated;
+      const uint16_t status = e.response ? e.response->status : 0;
+      std::string text = "handshake " + escape_text(r.method) + " " + escape_text(r.path) +
+                         " host=" + escape_text(r.host) + " -> " +
+                         (status ? std::to_string(status) : std::string("no response"));
+      if (n && !n->subprotocol.empty()) text += " subprotocol=" + escape_text(n->subprotocol);
+      if (n && !n->extensions.empty()) text += " extensions=\"" + escape_text(n->extensions) + "\"";
+      text += n && n->websocket ? " (upgraded)" : " (not upgraded)";
+      for (const auto* list : {&e.request_findings, &e.response_findings}) {
+        for (const Finding& f : *list) {
+          const RuleInfo& info = rule_info(f.rule);
+          text += "\n    " + std::string(severity_name(info.severity)) + " " +
+                  std::string(info.id) + " (" + std::string(info.rfc) +
+                  "): " + escape_text(f.detail) + "\n      fix: " + std::string(info.fix);
+        }
+      }
+      return text;
+    });
+  }
+
+  void on_http(const EventContext& c, const HttpExchangeEvent& e) override {
+    emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, [&] {
+      return "http " + escape_text(e.method) + " " + escape_text(e.path) + " -> " +
+             (e.status ? std::to_string(e.status) : std::string("no response"));
+    });
+  }
+
+  void on_frame(const EventContext& c, Direction d, const FrameHeader& h) override {
+    emit(EventLevel::debug, c.conn, [&] { return frame_text(d, h); });
+  }
+
+  void on_message(const EventContext& c, const MessageInfo& m) override {
+    emit(EventLevel::debug, c.conn, [&] { return message_text(m); });
+  }
+
+  void on_preview(const EventContext& c, const PreviewEvent& e) override {
+    emit(EventLevel::info, c.conn, [&] {
+      const FrameHeader& h = e.header;
+      return std::string(direction_arrow(e.dir)) + " frame #" + std::to_string(h.index) + " " +
+             std::string(opcode::name(h.opcode)) + " \"" + escape_text(e.payload) + "\"" +
+             (e.truncated ? "..." : "");
+    });
+  }
+
+  void on_violation(const EventContext& c, const Violation& v) override {
+    emit(level_of(v), c.conn, [&] { return violation_text(v); });
+  }
+
+  void on_close(const EventContext& c, const CloseEvent& e) override {
+    emit(level_of(e), c.conn, [&] {
+      std::string text = close_text(e.frame);
+      if (e.in_reply)
+        text += "\n    (in reply to the " + endpoint_receiving(e.frame.dir) + "'s close)";
+      if (const CloseCause* k = e.caused_by) {
+        text += "\n    caused by: " + std::string(rule_info(k->rule).id) + " flagged " +
+                std::string(direction_arrow(k->dir)) + " at offset " + std::to_string(k->offset) +
+                ", frame #" + std::to_string(k->frame_index) + ", " + std::to_string(k->ms_before) +
+                " ms earlier";
+      } else if (e.unseen_corruption) {
+        text += "\n    note: " + unseen_corruption_note(e.frame);
+      }
+      return text;
+    });
+  }
+
+  void on_synthesized_close(const EventContext& c, const SynthesizedCloseEvent& e) override {
+    const std::string who = endpoint_receiving(e.dir);
+    const CloseCodeInfo& info = close_code_info(e.code);
+    if (e.code == 1001) {
+      emit(EventLevel::info, c.conn, [&] {
+        return std::string(direction_arrow(e.dir)) + " wsinspect sent the " + who + " close 1001 " +
+               std::string(info.name) + " while shutting down";
+      });
+      return;
+    }
+    emit(EventLevel::warn, c.conn, [&] {
+      return std::string(direction_arrow(e.dir)) + " no close frame reached the " + who +
+             ": its application reports " + std::to_string(e.code) + " " + std::string(info.name) +
+             "\n    cause: " + describe_end_cause(e.cause, opts_) +
+             "\n    what it means: " + std::string(info.description) +
+             "\n    how to fix it: " + std::string(info.fix);
+    });
+  }
+
+  void on_gap(const EventContext& c, const GapEvent& e) override {
+    emit(EventLevel::warn, c.conn, [&] {
+      return std::string(direction_arrow(e.dir)) + " gap: bytes " + std::to_string(e.from) +
+             " to " + std::to_string(e.to) + " not inspected (" + std::string(e.reason) +
+             "); this direction is only counted from here on";
+    });
+  }
+
+  void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override {
+    emit(EventLevel::info, c.conn, [&] {
+      std::string text = "connection closed after " + std::to_string(e.duration_ms) + " ms (" +
+                         std::string(end_cause_id(e.ended_by)) + ")";
+      for (size_t i = 0; i < 2; ++i) {
+        const Direction d = i == 0 ? Direction::client_to_server : Direction::server_to_client;
+        text += "\n    " + std::string(direction_arrow(d)) + ": " + std::to_string(e.dir[i].bytes) +
+                " bytes";
+        if (const InspectorStats* st = e.dir[i].stats) {
+          text += ", " + std::to_string(st->frames) + " frames, " + std::to_string(st->messages) +
+                  " messages, " + std::to_string(st->errors) + " errors, " +
+                  std::to_string(st->warnings) + " warnings, " + std::to_string(st->closes) +
+                  " close frames";
+        }
+      }
+      return text;
+    });
+  }
+
+  void on_listening(const ListeningEvent& e) override {
+    emit(EventLevel::info, 0, [&] {
+      const std::string upstream =
+          e.upstream == "builtin:echo" ? "the built-in echo server" : std::string(e.upstream);
+      return "wsinspect listening on " + std::string(e.address) + ", relaying to " + upstream +
+             "; connect WebSocket clients to " + std::string(e.url);
+    });
+  }
+
+  void on_conn_open(const EventContext& c, std::string_view client) override {
+    emit(EventLevel::info, c.conn, [&] { return "connection from " + std::string(client); });
+  }
+
+  void on_conn_refused(const EventContext& c, uint64_t limit) override {
+    emit(EventLevel::warn, c.conn, [&] {
+      return "connection refused: " + std::to_string(limit) +
+             " connections already open (--max-connections)";
+    });
+  }
+
+  void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override {
+    emit(EventLevel::warn, c.conn, [&] {
+      return "upstream " + std::string(e.upstream) + " unreachable (" + std::string(e.stage) +
+             "): " + std::string(e.error) + "; answering the client with " +
+             std::to_string(e.status);
+    });
+  }
+
+  void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override {
+    emit(EventLevel::info, 0, [&] {
+      return std::string(signal) + ": no longer accepting; " + std::to_string(open) +
+             " open connection(s) get " + std::to_string(drain_ms) + " ms to finish";
+    });
+  }
+
+  void on_drain_over(size_t open) override {
+    emit(EventLevel::warn, 0,
+         [&] { return "drain time over: ending " + std::to_string(open) + " open connection(s)"; });
+  }
+
+  void on_stopped(const ProxyTotals& t) override {
+    emit(EventLevel::info, 0, [&] {
+      return "stopped after " + std::to_string(t.accepted) +
+             " connection(s): " + std::to_string(t.violations) + " violation(s), " +
+             std::to_string(t.handshake_findings) + " handshake finding(s), " +
+             std::to_string(t.upstream_errors) + " upstream error(s), " +
+             std::to_string(t.refused) + " refused";
+    });
+  }
+
+ private:
+  template <class Build>
+  void emit(EventLevel level, uint64_t conn, Build build) {
+    if (!out_.enabled(level)) return;
+    if (!opts_.stamped) {
+      out_.write(level, build());
+      return;
+    }
+    const std::string ts = timestamp_now();
+    char prefix[64];
+    if (conn)
+      std::snprintf(prefix, sizeof prefix, "%s #%llu ", ts.c_str() + 11,
+                    static_cast<unsigned long long>(conn));
+    else
+      std::snprintf(prefix, sizeof prefix, "%s ", ts.c_str() + 11);
+    out_.write(level, prefix + build());
+  }
+
+  LineOut& out_;
+  ReportOptions opts_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReportSink> make_text_sink(LineOut& out, const ReportOptions& opts) {
+  return std::make_unique<TextSink>(out, opts);
+}
+
+}  // namespace wsi
