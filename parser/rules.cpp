@@ -99,12 +99,15 @@ constexpr std::array kRules = std::to_array<RuleInfo>({
      "check the previous frame's length against the bytes that followed it. The RFC makes it a "
      "protocol error (1002), but `ws` and Python `websockets` both answer 1009, since the length "
      "exceeds any limit they accept."},
-    {Rule::non_minimal_length, "non-minimal-length", 1002, 0, kWarning, "RFC 6455 §5.2",
-     "The payload length uses a longer form than needed: the 16-bit form below 126, or the "
-     "64-bit form below 65536.",
-     "RFC 6455 says the shortest form MUST be used, but most stacks (`ws` among them) accept "
-     "longer ones, hence a warning; fix the sender's frame writer so that strict peers do not "
-     "close with 1002."},
+    {Rule::non_minimal_length, "non-minimal-length", 1002, 0, kError, "RFC 6455 §5.2",
+     "The payload length uses a longer form than needed (the 16-bit form below 126, or the "
+     "64-bit form below 65536); Chromium fails any such frame from a server with 1002, `ws` any "
+     "such control frame.",
+     "RFC 6455 says the shortest form MUST be used. `ws` accepts data frames in a longer form "
+     "and Python `websockets` accepts every frame, so a sender tested only against them can "
+     "still fail in a browser, or against `ws` with a close, ping or pong (\"invalid payload "
+     "length 126\"); make the sender's frame writer, or the hop that rebuilds frame headers, use "
+     "the 7-bit form up to 125 bytes and the 16-bit form up to 65535."},
     {Rule::message_too_big, "message-too-big", 1009, 0, kError, "RFC 6455 §7.4.1, §10.4",
      "A message, after decompression, is larger than the configured limit.",
      "Raise the receiver's maximum message size or send smaller messages, remembering that with "

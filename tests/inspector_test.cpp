@@ -63,6 +63,70 @@ TEST(Inspector, LengthEncodingsAtTheirBoundaries) {
   }
 }
 
+// Records each violation's header bytes beside its rule, offset and frame.
+class HeaderSink : public RecordingSink {
+ public:
+  std::vector<std::vector<uint8_t>> headers;
+  void on_violation(const Violation& v) override {
+    RecordingSink::on_violation(v);
+    headers.emplace_back(
+        v.header ? std::vector<uint8_t>(v.header->raw, v.header->raw + v.header->raw_len)
+                 : std::vector<uint8_t>());
+  }
+};
+
+// RFC 6455 §5.2 says the minimal length form MUST be used, and Chromium fails
+// a server frame in a longer form with 1002 (`ws` does for control frames):
+// an error in both directions, for data and control frames alike, reported
+// once per frame at the frame's first byte with its header.
+TEST(Inspector, NonMinimalLengthIsAProtocolErrorInBothDirections) {
+  const RuleInfo& info = rule_info(Rule::non_minimal_length);
+  EXPECT_EQ(info.severity, Severity::error);
+  EXPECT_EQ(info.close_code, 1002);
+  const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+  for (Sender sender : {Sender::client, Sender::server}) {
+    const bool masked = sender == Sender::client;
+    for (int form : {16, 64}) {
+      // A text "hello" and a 10-byte pong (the form `ws` closes with 1002).
+      for (auto [op, len] : {std::pair{opcode::text, 5}, std::pair{opcode::pong, 10}}) {
+        SCOPED_TRACE((masked ? "client " : "server ") + std::to_string(form) + "-bit op " +
+                     std::to_string(op));
+        // A valid frame first, so the offset is the second frame's, not 0.
+        std::vector<uint8_t> s = {0x81, static_cast<uint8_t>(masked ? 0x81 : 0x01)};
+        if (masked) s.insert(s.end(), key, key + 4);
+        s.push_back(static_cast<uint8_t>('x' ^ (masked ? key[0] : 0)));
+        const size_t at = s.size();
+        const uint8_t mbit = masked ? 0x80 : 0;
+        s.push_back(static_cast<uint8_t>(0x80 | op));
+        if (form == 16) {
+          s.insert(s.end(), {static_cast<uint8_t>(mbit | 126), 0, static_cast<uint8_t>(len)});
+        } else {
+          s.push_back(static_cast<uint8_t>(mbit | 127));
+          for (int i = 7; i >= 1; --i) s.push_back(0);
+          s.push_back(static_cast<uint8_t>(len));
+        }
+        if (masked) s.insert(s.end(), key, key + 4);
+        const std::vector<uint8_t> header(s.begin() + at, s.end());
+        for (int i = 0; i < len; ++i)
+          s.push_back(static_cast<uint8_t>('a' ^ (masked ? key[i % 4] : 0)));
+        s.insert(s.end(), s.begin(), s.begin() + at);  // a valid frame after it, found in place
+
+        HeaderSink sink;
+        StreamInspector insp(config_for(sender), sink);
+        insp.feed(s);
+        insp.finish();
+        ASSERT_EQ(sink.violations,
+                  std::vector<std::string>{"non-minimal-length @" + std::to_string(at) + " #1"});
+        EXPECT_EQ(sink.headers[0], header);
+        EXPECT_EQ(insp.stats().frames, 3u);
+        EXPECT_EQ(insp.stats().errors, 1u);
+        EXPECT_EQ(insp.stats().warnings, 0u);
+        EXPECT_EQ(insp.stats().count(Rule::non_minimal_length), 1u);
+      }
+    }
+  }
+}
+
 TEST(Inspector, RepeatedReportsAreCappedButCounted) {
   std::vector<uint8_t> stream;
   for (int i = 0; i < 50; ++i) stream.insert(stream.end(), {0x83, 0x00});  // reserved opcode

@@ -170,10 +170,6 @@ TEST(Rules, FrameRulesCloseWithTheCodeAConformingPeerSends) {
         EXPECT_EQ(info.close_code, 0);
         EXPECT_EQ(info.severity, Severity::warning);
         break;
-      case Rule::non_minimal_length:
-        EXPECT_EQ(info.close_code, 1002);
-        EXPECT_EQ(info.severity, Severity::warning);
-        break;
       case Rule::stream_ended_mid_frame:
         EXPECT_EQ(info.close_code, 1006);
         EXPECT_EQ(info.severity, Severity::warning);
@@ -238,7 +234,18 @@ TEST(Rules, TextsNameWhatCommonStacksDo) {
   EXPECT_TRUE(contains(both, "`ws`"));
   EXPECT_TRUE(contains(both, "`websockets`"));
   EXPECT_TRUE(contains(both, "1002"));
-  EXPECT_TRUE(contains(rule_info(Rule::non_minimal_length).fix, "MUST"));
+  // non-minimal-length is an error (RFC 6455 §5.2 MUST; Chromium and, for
+  // control frames, `ws` fail it with 1002), and says who tolerates it.
+  const RuleInfo& length = rule_info(Rule::non_minimal_length);
+  EXPECT_EQ(length.severity, Severity::error);
+  EXPECT_EQ(length.close_code, 1002);
+  const std::string length_text = std::string(length.summary) + " " + std::string(length.fix);
+  EXPECT_TRUE(contains(length.fix, "MUST"));
+  EXPECT_TRUE(contains(length.summary, "Chromium"));
+  EXPECT_TRUE(contains(length.summary, "control frame"));
+  EXPECT_TRUE(contains(length_text, "`ws` accepts data frames"));
+  EXPECT_TRUE(contains(length_text, "`websockets`"));
+  EXPECT_FALSE(contains(length_text, "warning"));
   EXPECT_TRUE(contains(rule_info(Rule::response_extension_not_offered).fix, "intermediary"));
   EXPECT_EQ(rule_info(Rule::close_payload_length_1).rfc, "RFC 6455 §5.5.1");
   EXPECT_EQ(rule_info(Rule::reserved_opcode).rfc, "RFC 6455 §5.2");

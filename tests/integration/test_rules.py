@@ -70,6 +70,10 @@ BUILT = {
     "rfc6455-5.7-256-bytes-binary": lambda: build_frame(OP_BINARY, bytes(range(256))),
     "non-minimal-length": lambda: build_frame(OP_TEXT, b"Hello", length_form=16),
     "non-minimal-length-64-bit": lambda: build_frame(OP_BINARY, bytes(200), mask=K, length_form=64),
+    "non-minimal-length-64-bit-server": lambda: build_frame(OP_TEXT, b"hello", length_form=64),
+    "non-minimal-length-pong": lambda: build_frame(OP_PONG, b"0123456789", length_form=16),
+    "non-minimal-length-masked-ping": lambda: build_frame(OP_TEXT, b"hi", mask=K)
+    + build_frame(OP_PING, b"0123456789", mask=K, length_form=16),
     "length-msb-set": lambda: build_frame(OP_BINARY, b"abc", length=(1 << 63) + 3, length_form=64),
     "reserved-bits-set": lambda: build_frame(OP_TEXT, b"Hello", rsv=RSV2) + build_frame(OP_TEXT, b"Hello"),
     "reserved-bits-set-rsv3-masked": lambda: build_frame(OP_TEXT, b"Hello", mask=K)
@@ -215,6 +219,10 @@ def _vector_test(v):
                 for ev in proxy.of_conn(s.conn, "violation"):
                     self.assertIsInstance(ev.get("header_hex"), str, ev)
                     self.assertIsInstance(ev.get("close_code"), int, ev)
+                    if ev.get("rule") == "non-minimal-length":
+                        # RFC 6455 §5.2 MUST: Chromium (any frame) and `ws`
+                        # (control frames) fail it with 1002.
+                        self.assertEqual((ev.get("severity"), ev.get("close_code")), ("error", 1002), ev)
 
     return test
 
