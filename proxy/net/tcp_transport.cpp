@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/socket.h>
+
 namespace wsi {
 
 struct TcpTransport::WriteReq {
@@ -41,6 +43,18 @@ void TcpTransport::on_connect_cb(uv_connect_t* req, int status) {
   t->handler_.on_connected(*t, status);
 }
 
+// libuv reports a hang-up that follows data in the same poll as EOF without
+// reading the socket's error, so a reset right after data would pass for a
+// FIN: the pending error tells them apart.
+int TcpTransport::pending_error() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return UV_EOF;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) return UV_EOF;
+  return uv_translate_sys_error(err);
+}
+
 void TcpTransport::start_reading() {
   if (reading_ || !open_ || eof_) return;
   if (uv_read_start(stream(), on_alloc, on_read_cb) == 0) reading_ = true;
@@ -68,8 +82,9 @@ void TcpTransport::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
   }
   t->eof_ = true;
   t->stop_reading();
-  t->handler_.on_end(*t, nread == UV_EOF ? StreamEnd::fin : StreamEnd::reset,
-                     static_cast<int>(nread));
+  int error = static_cast<int>(nread);
+  if (error == UV_EOF) error = t->pending_error();
+  t->handler_.on_end(*t, error == UV_EOF ? StreamEnd::fin : StreamEnd::reset, error);
 }
 
 bool TcpTransport::write(std::span<const uint8_t> bytes, uint32_t mark) {

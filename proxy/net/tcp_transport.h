@@ -53,6 +53,7 @@ class TcpTransport final : public Transport {
   static void on_shutdown_cb(uv_shutdown_t* req, int status);
   static void on_connect_cb(uv_connect_t* req, int status);
   static void on_close_cb(uv_handle_t* h);
+  int pending_error();
 
   uv_loop_t* loop_;
   ReadBuffer buf_;
