@@ -1,20 +1,23 @@
-// The proxy's settings: value syntax, the TOML reader, the command-line flags
-// and the checks between settings. Errors are values here, never exceptions:
+// The proxy's settings: value syntax, the settings table (one row per setting)
+// and, driven by it, the TOML reader, the command-line flags, their --help
+// text and the checks. Errors are values here, never exceptions:
 // toml++ throws toml::parse_error, which is caught in load_config_string only.
 #include "proxy/config.h"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
@@ -148,26 +151,22 @@ std::string format_size(uint64_t bytes) {
   return format_scaled(bytes, kSizeUnits, "B");
 }
 
-// "(default 10s)", or "(default 0: disabled)" for a timeout that is off.
-std::string default_duration(uint64_t ms) {
-  return ms == 0 ? "(default 0: disabled)" : "(default " + format_duration(ms) + ")";
-}
-
 template <class T>
 struct Choice {
   std::string_view name;
   T value;
 };
 
-const Choice<std::optional<LogFormat>> kLogFormats[] = {
+constexpr Choice<std::optional<LogFormat>> kLogFormats[] = {
     {"text", LogFormat::text}, {"json", LogFormat::json}, {"auto", std::nullopt}};
 constexpr Choice<LogLevel> kLogLevels[] = {
     {"debug", LogLevel::debug}, {"info", LogLevel::info}, {"warn", LogLevel::warn}};
 constexpr Choice<ColorMode> kColorModes[] = {
     {"auto", ColorMode::auto_}, {"always", ColorMode::always}, {"never", ColorMode::never}};
 
-template <class T, size_t N>
-bool parse_choice(std::string_view text, const Choice<T> (&choices)[N], T& out, std::string& why) {
+template <class T>
+bool parse_choice(std::string_view text, std::span<const Choice<T>> choices, T& out,
+                  std::string& why) {
   std::string names;
   for (const Choice<T>& c : choices) {
     if (c.name == text) {
@@ -177,6 +176,16 @@ bool parse_choice(std::string_view text, const Choice<T> (&choices)[N], T& out, 
     names += (names.empty() ? "" : ", ") + std::string(c.name);
   }
   why = quote(text) + " is not one of " + names;
+  return false;
+}
+
+// A boolean flag's value: --x=true or --x=false (a bare --x is "true").
+bool parse_bool(std::string_view text, bool& out, std::string& why) {
+  if (text == "true" || text == "false") {
+    out = text == "true";
+    return true;
+  }
+  why = quote(text) + " is not true or false";
   return false;
 }
 
@@ -259,46 +268,15 @@ const char* type_name(toml::node_type t) {
   return "nothing";
 }
 
-// Walks a parsed document against the known keys. Keeps going after an error
-// and reports the one that comes first in the file, so the answer does not
-// depend on the (alphabetical) order of toml++ tables.
+// Reads values of each type from a parsed document. Keeps going after an
+// error and reports the one that comes first in the file, so the answer does
+// not depend on the (alphabetical) order of toml++ tables.
 class TomlReader {
  public:
-  using Read = std::function<void(const toml::node&, const std::string& key)>;
-  struct Key {
-    std::string_view name;
-    Read read;
-  };
-
   explicit TomlReader(std::string_view source) : source_(source) {}
 
   bool failed() const { return failed_; }
   const std::string& error() const { return error_; }
-
-  void walk(const toml::table& table, const std::string& prefix, std::span<const Key> keys) {
-    for (auto&& [k, node] : table) {
-      const std::string key =
-          prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-      const std::string_view name = k.str();  // clang 14 cannot capture a structured binding
-      auto it =
-          std::find_if(keys.begin(), keys.end(), [name](const Key& c) { return c.name == name; });
-      if (it == keys.end()) {
-        std::string known;
-        for (const Key& c : keys) known += (known.empty() ? "" : ", ") + std::string(c.name);
-        fail(k.source().begin, "unknown key " + quote(key) + " (known here: " + known + ")");
-        continue;
-      }
-      it->read(node, key);
-    }
-  }
-
-  void table(const toml::node& node, const std::string& key, std::span<const Key> keys) {
-    if (const toml::table* t = node.as_table()) {
-      walk(*t, key, keys);
-    } else {
-      wrong_type(node, key, "a table");
-    }
-  }
 
   void read_bool(const toml::node& node, const std::string& key, bool& out) {
     if (const auto* v = node.as_boolean()) {
@@ -358,9 +336,9 @@ class TomlReader {
     wrong_type(node, key, "a byte count or a size string such as \"64KiB\"");
   }
 
-  template <class T, size_t N>
-  void read_choice(const toml::node& node, const std::string& key, const Choice<T> (&choices)[N],
-                   T& out) {
+  template <class T>
+  void read_choice(const toml::node& node, const std::string& key,
+                   std::span<const Choice<T>> choices, T& out) {
     const auto* s = node.as_string();
     if (!s) return wrong_type(node, key, "a string");
     std::string why;
@@ -377,7 +355,6 @@ class TomlReader {
     out = s->get();
   }
 
- private:
   void wrong_type(const toml::node& node, const std::string& key, const char* expected) {
     fail(node.source().begin, key + ": expected " + expected + ", got " + type_name(node.type()));
   }
@@ -389,62 +366,427 @@ class TomlReader {
     error_ = where(source_, at) + ": " + message;
   }
 
+ private:
   std::string_view source_;
   bool failed_ = false;
   toml::source_position first_{};
   std::string error_;
 };
 
-// Applies every known key of `root` to `cfg`.
+// ---- the settings: one row each ----
+
+// How one setting's value is read from the file and from its flag, written
+// back (for --help and the tests) and checked by validate_config. Each row of
+// kSettings holds one of these, naming its ProxyConfig member.
+
+struct TextValue {
+  std::string ProxyConfig::*field;
+  std::string_view type;  // what --help shows: "PATH"
+
+  static constexpr SettingKind kind = SettingKind::text;
+  std::string type_name() const { return std::string(type); }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_string(n, key, cfg.*field);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string&) const {
+    cfg.*field = t;
+    return true;
+  }
+  std::string text(const ProxyConfig& cfg) const { return cfg.*field; }
+  bool check(const ProxyConfig&, std::string_view, std::string&) const { return true; }
+};
+
+// An address, checked by `syntax` wherever it comes from.
+struct AddressValue {
+  std::string ProxyConfig::*field;
+  std::string_view type;
+  bool (*syntax)(std::string_view, std::string&);
+  const char* missing = nullptr;  // the error when it is required and empty
+
+  static constexpr SettingKind kind = SettingKind::address;
+  std::string type_name() const { return std::string(type); }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_checked(n, key, cfg.*field, syntax);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    if (!syntax(t, why)) return false;
+    cfg.*field = t;
+    return true;
+  }
+  std::string text(const ProxyConfig& cfg) const { return cfg.*field; }
+  bool check(const ProxyConfig& cfg, std::string_view, std::string& why) const {
+    if (missing && (cfg.*field).empty()) {
+      why = missing;
+      return false;
+    }
+    return syntax(cfg.*field, why);
+  }
+};
+
+template <class T>
+struct ChoiceValue {
+  T ProxyConfig::*field;
+  std::span<const Choice<T>> choices;
+
+  static constexpr SettingKind kind = SettingKind::choice;
+  std::string type_name() const {
+    std::string out;
+    for (const Choice<T>& c : choices) out += (out.empty() ? "" : "|") + std::string(c.name);
+    return out;
+  }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_choice(n, key, choices, cfg.*field);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    return parse_choice(t, choices, cfg.*field, why);
+  }
+  std::string text(const ProxyConfig& cfg) const {
+    for (const Choice<T>& c : choices) {
+      if (c.value == cfg.*field) return std::string(c.name);
+    }
+    return "?";
+  }
+  bool check(const ProxyConfig&, std::string_view, std::string&) const { return true; }
+};
+
+// A whole number. Above `max` it is refused where it is read; below `min`
+// only by validate_config, so a file's value can still be fixed by a flag.
+struct CountValue {
+  uint32_t ProxyConfig::*field;
+  uint32_t min = 0;
+  uint32_t max = std::numeric_limits<uint32_t>::max();
+  std::string_view unit{};       // in the message for a value above max: "bytes"
+  std::string_view below_min{};  // added to the message for a value below min
+
+  static constexpr SettingKind kind = SettingKind::count;
+  std::string type_name() const { return "N"; }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_uint(n, key, max, cfg.*field);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    uint64_t n = 0;
+    if (!parse_uint(t, max, n, why)) return false;
+    cfg.*field = static_cast<uint32_t>(n);
+    return true;
+  }
+  std::string text(const ProxyConfig& cfg) const { return std::to_string(cfg.*field); }
+  bool check(const ProxyConfig& cfg, std::string_view name, std::string& why) const {
+    const uint32_t v = cfg.*field;
+    if (v < min) {
+      why = std::string(name) + " must be at least " + std::to_string(min) + std::string(below_min);
+      return false;
+    }
+    if (v > max) {
+      why = std::string(name) + " is " + std::to_string(v) + (unit.empty() ? "" : " ") +
+            std::string(unit) + "; at most " + std::to_string(max);
+      return false;
+    }
+    return true;
+  }
+};
+
+// A byte count, at least `min`, and below the setting `below` when set.
+struct SizeValue {
+  uint64_t ProxyConfig::*field;
+  uint64_t min = 0;
+  uint64_t ProxyConfig::*below = nullptr;
+
+  static constexpr SettingKind kind = SettingKind::size;
+  std::string type_name() const { return "SIZE"; }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_size(n, key, cfg.*field);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    return parse_size(t, cfg.*field, why);
+  }
+  std::string text(const ProxyConfig& cfg) const { return format_size(cfg.*field); }
+  bool check(const ProxyConfig& cfg, std::string_view name, std::string& why) const;
+};
+
+struct DurationValue {
+  uint64_t ProxyConfig::*field;  // milliseconds
+
+  static constexpr SettingKind kind = SettingKind::duration;
+  std::string type_name() const { return "DUR"; }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_duration(n, key, cfg.*field);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    return parse_duration(t, cfg.*field, why);
+  }
+  std::string text(const ProxyConfig& cfg) const { return format_duration(cfg.*field); }
+  bool check(const ProxyConfig&, std::string_view, std::string&) const { return true; }
+};
+
+// On the command line --x, --x=true|false and --no-x; the last one given wins.
+struct BoolValue {
+  bool ProxyConfig::*field;
+
+  static constexpr SettingKind kind = SettingKind::boolean;
+  std::string type_name() const { return "[=true|false]"; }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    r.read_bool(n, key, cfg.*field);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    return parse_bool(t, cfg.*field, why);
+  }
+  std::string text(const ProxyConfig& cfg) const { return cfg.*field ? "true" : "false"; }
+  bool check(const ProxyConfig&, std::string_view, std::string&) const { return true; }
+};
+
+using Value = std::variant<TextValue, AddressValue, ChoiceValue<std::optional<LogFormat>>,
+                           ChoiceValue<LogLevel>, ChoiceValue<ColorMode>, CountValue, SizeValue,
+                           DurationValue, BoolValue>;
+
+struct Setting {
+  std::string_view key;   // the TOML key; a dot separates a table from its key
+  std::string_view flag;  // a boolean also gets "--no-" and the rest
+  Value value;            // the member and its type, range and relation
+  std::string_view help;  // what it does
+  // After the value syntax in --help: what 0 means, a relation; for a
+  // boolean, what its --no- flag does.
+  std::string_view rule{};
+  std::string_view default_note{};  // explains the default: "(default auto: NOTE)"
+};
+
+// Table order is --help order, file order of configs/wsinspect.toml, the
+// order of "known here" lists and of the checks in validate_config.
+constexpr Setting kSettings[] = {
+    {.key = "listen",
+     .flag = "--listen",
+     .value = AddressValue{&ProxyConfig::listen, "HOST:PORT", check_listen},
+     .help = "Accept clients on this address; [IPv6]:PORT for IPv6, port 0 picks a free port"},
+    {.key = "upstream",
+     .flag = "--upstream",
+     .value = AddressValue{&ProxyConfig::upstream, "HOST:PORT|builtin:echo", check_upstream,
+                           kNoUpstream},
+     .help = "Relay to this server, or to an in-process echo server (builtin:echo)",
+     .rule = "required unless the config file sets upstream"},
+    {.key = "log.format",
+     .flag = "--log-format",
+     .value = ChoiceValue<std::optional<LogFormat>>{&ProxyConfig::log_format, kLogFormats},
+     .help = "Event format",
+     .default_note = "text on a terminal, json otherwise"},
+    {.key = "log.file",
+     .flag = "--log-file",
+     .value = TextValue{&ProxyConfig::log_file, "PATH"},
+     .help = "Write events to PATH",
+     .default_note = "standard output"},
+    {.key = "log.level",
+     .flag = "--log-level",
+     .value = ChoiceValue<LogLevel>{&ProxyConfig::log_level, kLogLevels},
+     .help = "debug adds one event per frame, warn leaves out what is not a problem"},
+    {.key = "log.color",
+     .flag = "--color",
+     .value = ChoiceValue<ColorMode>{&ProxyConfig::color, kColorModes},
+     .help = "Colour in text output",
+     .default_note = "only on a terminal"},
+    {.key = "log.preview",
+     .flag = "--preview",
+     .value = CountValue{.field = &ProxyConfig::preview, .max = kMaxPreview, .unit = "bytes"},
+     .help = "Show the first N payload bytes of each frame and message, unmasked and escaped",
+     .default_note = "none"},
+    {.key = "log.show_secrets",
+     .flag = "--show-secrets",
+     .value = BoolValue{&ProxyConfig::log_secrets},
+     .help = "Log the values of Authorization, Cookie and Sec-WebSocket-Key",
+     .rule = "hide them",
+     .default_note = "hidden"},
+    {.key = "inspect.enabled",
+     .flag = "--inspect",
+     .value = BoolValue{&ProxyConfig::inspect},
+     .help = "Decode every frame in both directions and check it against RFC 6455",
+     .rule = "relay bytes without decoding frames, so no violations are reported"},
+    {.key = "inspect.max_message_size",
+     .flag = "--max-message-size",
+     .value = SizeValue{&ProxyConfig::max_message_size},
+     .help = "Flag messages larger than SIZE as message-too-big (1009)",
+     .rule = "0 means no limit"},
+    {.key = "inspect.max_reports_per_rule",
+     .flag = "--max-reports",
+     .value = CountValue{.field = &ProxyConfig::max_reports_per_rule,
+                         .min = 1,
+                         .below_min = " (to stop inspecting, disable inspect)"},
+     .help = "Report each rule at most N times per direction and connection"},
+    {.key = "timeouts.connect",
+     .flag = "--connect-timeout",
+     .value = DurationValue{&ProxyConfig::connect_timeout_ms},
+     .help = "Limit on the upstream TCP connect, name resolution included",
+     .rule = "0 disables"},
+    {.key = "timeouts.handshake",
+     .flag = "--handshake-timeout",
+     .value = DurationValue{&ProxyConfig::handshake_timeout_ms},
+     .help = "Limit from the client's connect to the upstream's 101 (or first HTTP response)",
+     .rule = "0 disables"},
+    {.key = "timeouts.idle",
+     .flag = "--idle-timeout",
+     .value = DurationValue{&ProxyConfig::idle_timeout_ms},
+     .help = "Limit on a connection with no bytes either way",
+     .rule = "0 disables",
+     .default_note = "disabled"},
+    {.key = "timeouts.drain",
+     .flag = "--drain-timeout",
+     .value = DurationValue{&ProxyConfig::drain_timeout_ms},
+     .help = "On SIGINT/SIGTERM, how long open connections may keep running",
+     .rule = "0 disables the limit"},
+    {.key = "limits.high_watermark",
+     .flag = "--high-watermark",
+     .value = SizeValue{.field = &ProxyConfig::high_watermark, .min = kMinHighWatermark},
+     .help = "Stop reading from one side once this much is queued towards the other"},
+    {.key = "limits.low_watermark",
+     .flag = "--low-watermark",
+     .value =
+         SizeValue{.field = &ProxyConfig::low_watermark, .below = &ProxyConfig::high_watermark},
+     .help = "Resume reading when that queue falls to this",
+     .rule = "below the high watermark"},
+    {.key = "limits.max_connections",
+     .flag = "--max-connections",
+     .value = CountValue{.field = &ProxyConfig::max_connections, .min = 1},
+     .help = "Concurrent client connections; more are refused"},
+    {.key = "shutdown.close_frames",
+     .flag = "--shutdown-close-frames",
+     .value = BoolValue{&ProxyConfig::shutdown_close_frames},
+     .help = "When the drain time ends, send close 1001 (going away) to both sides of each open "
+             "connection",
+     .rule = "only close the sockets"},
+};
+
+constexpr bool is_table_of(std::string_view prefix, std::string_view key) {
+  return key.size() > prefix.size() && key.starts_with(prefix) && key[prefix.size()] == '.';
+}
+
+// Keys and flags are unique, no key is also a table, every row is described.
+constexpr bool well_formed(std::span<const Setting> rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Setting& s = rows[i];
+    if (s.key.empty() || s.help.empty() || !s.flag.starts_with("--")) return false;
+    if (std::holds_alternative<BoolValue>(s.value) && s.rule.empty()) return false;
+    for (size_t j = 0; j < rows.size(); ++j) {
+      if (j == i) continue;
+      if (rows[j].key == s.key || rows[j].flag == s.flag || is_table_of(s.key, rows[j].key)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+static_assert(well_formed(kSettings), "each setting needs one unique key, flag and help text");
+
+// "key" for "table.key": how validate_config names a setting.
+std::string_view short_name(const Setting& s) {
+  return s.key.substr(s.key.rfind('.') + 1);
+}
+
+const Setting* find_setting(std::string_view key) {
+  for (const Setting& s : kSettings) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+std::string negation_of(const Setting& s) {
+  if (!std::holds_alternative<BoolValue>(s.value)) return {};
+  return "--no-" + std::string(s.flag.substr(2));
+}
+
+bool SizeValue::check(const ProxyConfig& cfg, std::string_view name, std::string& why) const {
+  const uint64_t v = cfg.*field;
+  if (v < min) {
+    why = std::string(name) + " is " + format_size(v) + "; it must be at least " + format_size(min);
+    return false;
+  }
+  if (below && v >= cfg.*below) {
+    std::string_view other = "?";
+    for (const Setting& s : kSettings) {
+      const auto* size = std::get_if<SizeValue>(&s.value);
+      if (size && size->field == below) other = short_name(s);
+    }
+    why = std::string(name) + " (" + format_size(v) + ") must be below " + std::string(other) +
+          " (" + format_size(cfg.*below) + ")";
+    return false;
+  }
+  return true;
+}
+
+// The --help text: what it does, the value syntax, the rule, the range and
+// the default of ProxyConfig's initialiser.
+std::string help_text(const Setting& s) {
+  const ProxyConfig d;
+  std::string out(s.help);
+  if (const auto* size = std::get_if<SizeValue>(&s.value)) {
+    const uint64_t def = d.*size->field;
+    out += ", e.g. " + format_size(def ? def : 1 << 20) +
+           " (bytes, or units B, KiB, MiB, GiB: 1024-based)";
+  } else if (const auto* dur = std::get_if<DurationValue>(&s.value)) {
+    const uint64_t def = d.*dur->field;
+    out += ", e.g. " + format_duration(def ? def : 60'000) + " (units ms, s, m, h)";
+  }
+  if (!s.rule.empty()) {
+    const std::string negation = negation_of(s);
+    out += "; " + (negation.empty() ? "" : negation + ": ") + std::string(s.rule);
+  }
+  if (const auto* count = std::get_if<CountValue>(&s.value)) {
+    if (count->max < std::numeric_limits<uint32_t>::max()) {
+      out += "; " + std::to_string(count->min) + "-" + std::to_string(count->max);
+    } else if (count->min > 0) {
+      out += "; at least " + std::to_string(count->min);
+    }
+  } else if (const auto* size = std::get_if<SizeValue>(&s.value); size && size->min > 0) {
+    out += "; at least " + format_size(size->min);
+  }
+  const std::string def = std::visit([&](const auto& v) { return v.text(d); }, s.value);
+  const std::string note(s.default_note);
+  if (def.empty()) {
+    if (!note.empty()) out += " (default: " + note + ")";
+  } else {
+    out += " (default " + def + (note.empty() ? "" : ": " + note) + ")";
+  }
+  return out;
+}
+
+// ---- the TOML file, walked by the table ----
+
+// The names one level below `prefix` ("" for the top), in table order.
+std::string names_under(std::string_view prefix) {
+  std::vector<std::string_view> names;
+  for (const Setting& s : kSettings) {
+    std::string_view rest = s.key;
+    if (!prefix.empty()) {
+      if (!is_table_of(prefix, rest)) continue;
+      rest.remove_prefix(prefix.size() + 1);
+    }
+    rest = rest.substr(0, rest.find('.'));
+    if (std::find(names.begin(), names.end(), rest) == names.end()) names.push_back(rest);
+  }
+  std::string out;
+  for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+void walk(TomlReader& r, const toml::table& table, const std::string& prefix, ProxyConfig& cfg) {
+  for (auto&& [k, node] : table) {
+    const std::string key =
+        prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    const toml::node& n = node;  // clang 14 cannot capture a structured binding
+    if (const Setting* s = find_setting(key)) {
+      std::visit([&](const auto& v) { v.read(r, n, key, cfg); }, s->value);
+    } else if (!names_under(key).empty()) {
+      if (const toml::table* t = n.as_table()) {
+        walk(r, *t, key, cfg);
+      } else {
+        r.wrong_type(n, key, "a table");
+      }
+    } else {
+      r.fail(k.source().begin,
+             "unknown key " + quote(key) + " (known here: " + names_under(prefix) + ")");
+    }
+  }
+}
+
 bool read_document(const toml::table& root, std::string_view source, ProxyConfig& cfg,
                    std::string& error) {
   TomlReader r(source);
-  using Key = TomlReader::Key;
-  using Node = const toml::node&;
-  using Name = const std::string&;
-  const Key log_keys[] = {
-      {"format", [&](Node n, Name k) { r.read_choice(n, k, kLogFormats, cfg.log_format); }},
-      {"file", [&](Node n, Name k) { r.read_string(n, k, cfg.log_file); }},
-      {"level", [&](Node n, Name k) { r.read_choice(n, k, kLogLevels, cfg.log_level); }},
-      {"color", [&](Node n, Name k) { r.read_choice(n, k, kColorModes, cfg.color); }},
-      {"preview", [&](Node n, Name k) { r.read_uint(n, k, kMaxPreview, cfg.preview); }},
-      {"show_secrets", [&](Node n, Name k) { r.read_bool(n, k, cfg.log_secrets); }},
-  };
-  const Key inspect_keys[] = {
-      {"enabled", [&](Node n, Name k) { r.read_bool(n, k, cfg.inspect); }},
-      {"max_message_size", [&](Node n, Name k) { r.read_size(n, k, cfg.max_message_size); }},
-      {"max_reports_per_rule",
-       [&](Node n, Name k) {
-         r.read_uint(n, k, std::numeric_limits<uint32_t>::max(), cfg.max_reports_per_rule);
-       }},
-  };
-  const Key timeouts_keys[] = {
-      {"connect", [&](Node n, Name k) { r.read_duration(n, k, cfg.connect_timeout_ms); }},
-      {"handshake", [&](Node n, Name k) { r.read_duration(n, k, cfg.handshake_timeout_ms); }},
-      {"idle", [&](Node n, Name k) { r.read_duration(n, k, cfg.idle_timeout_ms); }},
-      {"drain", [&](Node n, Name k) { r.read_duration(n, k, cfg.drain_timeout_ms); }},
-  };
-  const Key limits_keys[] = {
-      {"high_watermark", [&](Node n, Name k) { r.read_size(n, k, cfg.high_watermark); }},
-      {"low_watermark", [&](Node n, Name k) { r.read_size(n, k, cfg.low_watermark); }},
-      {"max_connections",
-       [&](Node n, Name k) {
-         r.read_uint(n, k, std::numeric_limits<uint32_t>::max(), cfg.max_connections);
-       }},
-  };
-  const Key shutdown_keys[] = {
-      {"close_frames", [&](Node n, Name k) { r.read_bool(n, k, cfg.shutdown_close_frames); }},
-  };
-  const Key top_keys[] = {
-      {"listen", [&](Node n, Name k) { r.read_checked(n, k, cfg.listen, check_listen); }},
-      {"upstream", [&](Node n, Name k) { r.read_checked(n, k, cfg.upstream, check_upstream); }},
-      {"log", [&](Node n, Name k) { r.table(n, k, log_keys); }},
-      {"inspect", [&](Node n, Name k) { r.table(n, k, inspect_keys); }},
-      {"timeouts", [&](Node n, Name k) { r.table(n, k, timeouts_keys); }},
-      {"limits", [&](Node n, Name k) { r.table(n, k, limits_keys); }},
-      {"shutdown", [&](Node n, Name k) { r.table(n, k, shutdown_keys); }},
-  };
-  r.walk(root, "", top_keys);
+  walk(r, root, "", cfg);
   if (r.failed()) error = r.error();
   return !r.failed();
 }
@@ -485,36 +827,35 @@ bool load_config_file(const std::string& path, ProxyConfig& cfg, std::string& er
   return load_config_string(text, path, cfg, error);
 }
 
+// Each row's own checks (addresses, ranges, the watermark relation), in table
+// order; the first failure is the error.
 bool validate_config(const ProxyConfig& cfg, std::string& error) {
-  if (!check_listen(cfg.listen, error)) return false;
-  if (cfg.upstream.empty()) {
-    error = kNoUpstream;
-    return false;
-  }
-  if (!check_upstream(cfg.upstream, error)) return false;
-  if (cfg.preview > kMaxPreview) {
-    error = "preview is " + std::to_string(cfg.preview) + " bytes; at most " +
-            std::to_string(kMaxPreview);
-    return false;
-  }
-  if (cfg.max_reports_per_rule < 1) {
-    error = "max_reports_per_rule must be at least 1 (to stop inspecting, disable inspect)";
-    return false;
-  }
-  if (cfg.high_watermark < kMinHighWatermark) {
-    error = "high_watermark is " + format_size(cfg.high_watermark) + "; it must be at least 1KiB";
-    return false;
-  }
-  if (cfg.low_watermark >= cfg.high_watermark) {
-    error = "low_watermark (" + format_size(cfg.low_watermark) +
-            ") must be below high_watermark (" + format_size(cfg.high_watermark) + ")";
-    return false;
-  }
-  if (cfg.max_connections < 1) {
-    error = "max_connections must be at least 1";
-    return false;
+  for (const Setting& s : kSettings) {
+    const bool ok =
+        std::visit([&](const auto& v) { return v.check(cfg, short_name(s), error); }, s.value);
+    if (!ok) return false;
   }
   return true;
+}
+
+std::vector<SettingInfo> setting_table() {
+  const ProxyConfig d;
+  std::vector<SettingInfo> out;
+  for (const Setting& s : kSettings) {
+    std::visit(
+        [&](const auto& v) {
+          out.push_back({s.key, s.flag, negation_of(s), std::decay_t<decltype(v)>::kind,
+                         v.type_name(), help_text(s), v.text(d)});
+        },
+        s.value);
+  }
+  return out;
+}
+
+std::optional<std::string> setting_text(const ProxyConfig& cfg, std::string_view key) {
+  const Setting* s = find_setting(key);
+  if (!s) return std::nullopt;
+  return std::visit([&](const auto& v) { return v.text(cfg); }, s->value);
 }
 
 bool split_host_port(std::string_view s, std::string& host, uint16_t& port) {
@@ -546,104 +887,44 @@ bool split_host_port(std::string_view s, std::string& host, uint16_t& port) {
 
 // ---- the command line ----
 
-namespace {
-
-// A flag that takes a value, kept as text until resolve() so a bad value is
-// reported like a bad file value, naming the flag.
-struct ValueFlag {
-  CLI::Option* option = nullptr;
-  std::string text;
-
-  bool given() const { return option->count() > 0; }
-};
-
-}  // namespace
-
+// One option per row (two for a boolean), registered from the table. Values
+// are kept as text until resolve(), so a bad value is reported like a bad file
+// value, naming the flag.
 struct ProxyOptions::Impl {
-  ValueFlag config, listen, upstream, log_format, log_file, log_level, color, preview,
-      max_message_size, max_reports, connect, handshake, idle, drain, high, low, max_connections;
-  CLI::Option* show_secrets = nullptr;
-  CLI::Option* no_inspect = nullptr;
-  CLI::Option* close_frames = nullptr;
+  struct Flag {
+    CLI::Option* option = nullptr;
+    CLI::Option* negation = nullptr;  // a boolean's --no- flag
+    std::string negation_name;
+    std::string text;  // a value flag's argument
+  };
+
+  const CLI::App* cmd = nullptr;
+  CLI::Option* config = nullptr;
+  std::string config_path;
+  std::array<Flag, std::size(kSettings)> flags;  // in table order
 };
 
 ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
-  const ProxyConfig d;
   Impl& i = *impl_;
-  auto value = [&](ValueFlag& f, const char* name, const char* type, const std::string& help) {
-    f.option = cmd.add_option(name, f.text, help)->type_name(type);
-  };
-  value(i.config, "--config", "FILE",
-        "TOML settings file (example: configs/wsinspect.toml); flags given here override it");
-  value(i.listen, "--listen", "HOST:PORT",
-        "Accept clients on this address; [IPv6]:PORT for IPv6, port 0 picks a free port "
-        "(default " +
-            d.listen + ")");
-  value(i.upstream, "--upstream", "HOST:PORT|builtin:echo",
-        "Relay to this server, or to an in-process echo server (builtin:echo); required unless "
-        "the config file sets upstream");
-  value(i.log_format, "--log-format", "text|json|auto",
-        "Event format (default auto: text on a terminal, json otherwise)");
-  value(i.log_file, "--log-file", "PATH", "Write events to PATH (default: standard output)");
-  value(i.log_level, "--log-level", "debug|info|warn",
-        "debug adds one event per frame (default info)");
-  value(i.color, "--color", "auto|always|never",
-        "Colour in text output (default auto: only on a terminal)");
-  value(i.preview, "--preview", "N",
-        "Show the first N payload bytes of each frame and message, unmasked and escaped; "
-        "0-" +
-            std::to_string(kMaxPreview) + " (default " + std::to_string(d.preview) + ": none)");
-  i.show_secrets = cmd.add_flag("--show-secrets")
-                       ->description(
-                           "Log the values of Authorization, Cookie and Sec-WebSocket-Key "
-                           "(hidden by default)");
-  i.no_inspect = cmd.add_flag("--no-inspect")
-                     ->description(
-                         "Relay bytes without decoding frames: no violations "
-                         "are reported");
-  // Each DUR and SIZE flag's help carries the syntax (main() owns the footer).
-  auto duration = [&](ValueFlag& f, const char* name, const std::string& what, const char* zero,
-                      uint64_t def) {
-    value(f, name, "DUR",
-          what + ", e.g. " + format_duration(def ? def : 60'000) + " (units ms, s, m, h); " + zero +
-              " " + default_duration(def));
-  };
-  auto size = [&](ValueFlag& f, const char* name, const std::string& what, const char* rule,
-                  uint64_t def) {
-    value(f, name, "SIZE",
-          what + ", e.g. " + format_size(def ? def : 1 << 20) +
-              " (bytes, or units B, KiB, MiB, GiB: 1024-based); " + rule + " (default " +
-              format_size(def) + ")");
-  };
-  size(i.max_message_size, "--max-message-size",
-       "Flag messages larger than SIZE as message-too-big (1009)", "0 means no limit",
-       d.max_message_size);
-  value(i.max_reports, "--max-reports", "N",
-        "Report each rule at most N times per direction and connection, N >= 1 (default " +
-            std::to_string(d.max_reports_per_rule) + ")");
-  duration(i.connect, "--connect-timeout",
-           "Limit on the upstream TCP connect, name resolution included", "0 disables",
-           d.connect_timeout_ms);
-  duration(i.handshake, "--handshake-timeout",
-           "Limit from the client's connect to the upstream's 101 (or first HTTP response)",
-           "0 disables", d.handshake_timeout_ms);
-  duration(i.idle, "--idle-timeout", "Limit on a connection with no bytes either way", "0 disables",
-           d.idle_timeout_ms);
-  duration(i.drain, "--drain-timeout",
-           "On SIGINT/SIGTERM, how long open connections may keep running", "0 disables the limit",
-           d.drain_timeout_ms);
-  size(i.high, "--high-watermark",
-       "Stop reading from one side once this much is queued towards the other", "at least 1KiB",
-       d.high_watermark);
-  size(i.low, "--low-watermark", "Resume reading when that queue falls to this",
-       "below the high watermark", d.low_watermark);
-  value(i.max_connections, "--max-connections", "N",
-        "Concurrent client connections; more are refused (default " +
-            std::to_string(d.max_connections) + ")");
-  i.close_frames = cmd.add_flag("--shutdown-close-frames")
-                       ->description(
-                           "When the drain time ends, send close 1001 (going away) to both "
-                           "sides of each open connection");
+  i.cmd = &cmd;
+  i.config = cmd.add_option("--config", i.config_path,
+                            "TOML settings file (example: configs/wsinspect.toml); flags given "
+                            "here override it")
+                 ->type_name("FILE");
+  for (size_t n = 0; n < std::size(kSettings); ++n) {
+    const Setting& s = kSettings[n];
+    Impl::Flag& f = i.flags[n];
+    const std::string type = std::visit([](const auto& v) { return v.type_name(); }, s.value);
+    if (std::holds_alternative<BoolValue>(s.value)) {
+      // --x and --x=VALUE on one option; --no-x on a second one, left out of
+      // --help (the first one's text names it).
+      f.option = cmd.add_flag(std::string(s.flag))->description(help_text(s))->type_name(type);
+      f.negation_name = negation_of(s);
+      f.negation = cmd.add_flag(f.negation_name)->group("");
+    } else {
+      f.option = cmd.add_option(std::string(s.flag), f.text, help_text(s))->type_name(type);
+    }
+  }
 }
 
 ProxyOptions::~ProxyOptions() {
@@ -653,67 +934,39 @@ ProxyOptions::~ProxyOptions() {
 std::optional<ProxyConfig> ProxyOptions::resolve(std::string& error) const {
   const Impl& i = *impl_;
   ProxyConfig cfg;
-  if (i.config.given() && !load_config_file(i.config.text, cfg, error)) return std::nullopt;
+  if (i.config->count() > 0 && !load_config_file(i.config_path, cfg, error)) return std::nullopt;
 
-  std::string why;
-  bool ok = true;
-  // Runs `parse` on a given flag; the first failure names the flag.
-  auto apply = [&](const ValueFlag& f, auto parse) {
-    if (!ok || !f.given()) return;
-    if (!parse(f.text)) {
-      error = f.option->get_name() + ": " + why;
-      ok = false;
+  const std::vector<CLI::Option*>& order = i.cmd->parse_order();
+  for (size_t n = 0; n < std::size(kSettings); ++n) {
+    const Setting& s = kSettings[n];
+    const Impl::Flag& f = i.flags[n];
+    std::string name(s.flag);
+    std::string text = f.text;
+    std::string why;
+    if (f.negation) {
+      // The last of --x, --x=VALUE and --no-x[=VALUE] wins.
+      auto last = std::find_if(order.rbegin(), order.rend(), [&](const CLI::Option* o) {
+        return o == f.option || o == f.negation;
+      });
+      if (last == order.rend()) continue;
+      text = (*last)->results().back();  // "true" for a bare flag
+      if (*last == f.negation) {
+        name = f.negation_name;
+        bool off = false;
+        if (!parse_bool(text, off, why)) {
+          error = name + ": " + why;
+          return std::nullopt;
+        }
+        text = off ? "false" : "true";
+      }
+    } else if (f.option->count() == 0) {
+      continue;
     }
-  };
-  auto uint_into = [&](auto& out, uint64_t max) {
-    return [&out, max, &why](const std::string& t) {
-      uint64_t n = 0;
-      if (!parse_uint(t, max, n, why)) return false;
-      out = static_cast<std::remove_reference_t<decltype(out)>>(n);
-      return true;
-    };
-  };
-  auto duration_into = [&](uint64_t& out) {
-    return [&out, &why](const std::string& t) { return parse_duration(t, out, why); };
-  };
-  auto size_into = [&](uint64_t& out) {
-    return [&out, &why](const std::string& t) { return parse_size(t, out, why); };
-  };
-  auto address_into = [&](std::string& out, bool (*check)(std::string_view, std::string&)) {
-    return [&out, check, &why](const std::string& t) {
-      if (!check(t, why)) return false;
-      out = t;
-      return true;
-    };
-  };
-  constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
-
-  apply(i.listen, address_into(cfg.listen, check_listen));
-  apply(i.upstream, address_into(cfg.upstream, check_upstream));
-  apply(i.log_format,
-        [&](const std::string& t) { return parse_choice(t, kLogFormats, cfg.log_format, why); });
-  apply(i.log_file, [&](const std::string& t) {
-    cfg.log_file = t;
-    return true;
-  });
-  apply(i.log_level,
-        [&](const std::string& t) { return parse_choice(t, kLogLevels, cfg.log_level, why); });
-  apply(i.color,
-        [&](const std::string& t) { return parse_choice(t, kColorModes, cfg.color, why); });
-  apply(i.preview, uint_into(cfg.preview, kMaxPreview));
-  apply(i.max_message_size, size_into(cfg.max_message_size));
-  apply(i.max_reports, uint_into(cfg.max_reports_per_rule, kMaxU32));
-  apply(i.connect, duration_into(cfg.connect_timeout_ms));
-  apply(i.handshake, duration_into(cfg.handshake_timeout_ms));
-  apply(i.idle, duration_into(cfg.idle_timeout_ms));
-  apply(i.drain, duration_into(cfg.drain_timeout_ms));
-  apply(i.high, size_into(cfg.high_watermark));
-  apply(i.low, size_into(cfg.low_watermark));
-  apply(i.max_connections, uint_into(cfg.max_connections, kMaxU32));
-  if (!ok) return std::nullopt;
-  if (i.show_secrets->count() > 0) cfg.log_secrets = true;
-  if (i.no_inspect->count() > 0) cfg.inspect = false;
-  if (i.close_frames->count() > 0) cfg.shutdown_close_frames = true;
+    if (!std::visit([&](const auto& v) { return v.parse(text, cfg, why); }, s.value)) {
+      error = name + ": " + why;
+      return std::nullopt;
+    }
+  }
 
   if (!validate_config(cfg, error)) return std::nullopt;
   return cfg;

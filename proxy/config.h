@@ -1,10 +1,13 @@
 // The proxy's settings: one struct, filled from defaults, then a TOML file
-// (--config), then command-line flags; a flag overrides the file.
+// (--config), then command-line flags; a flag overrides the file. One table
+// in config.cpp, one row per setting, drives all of them.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -73,9 +76,30 @@ bool load_config_file(const std::string& path, ProxyConfig& cfg, std::string& er
 bool load_config_string(std::string_view toml, const std::string& source_name, ProxyConfig& cfg,
                         std::string& error);
 
-// Checks relations between settings (watermarks, upstream present, address
-// syntax). Returns false with `error` set.
+// Checks every setting against its row (ranges, address syntax, upstream
+// present) and the relation between the watermarks, in table order.
+// Returns false with `error` set.
 bool validate_config(const ProxyConfig& cfg, std::string& error);
+
+// What the settings table says about one setting, for tests and documentation.
+enum class SettingKind : uint8_t { text, address, choice, count, size, duration, boolean };
+
+struct SettingInfo {
+  std::string_view key;   // the TOML key, dotted: "log.level"
+  std::string_view flag;  // "--log-level"
+  std::string negation;   // a boolean's "--no-..." flag; empty otherwise
+  SettingKind kind;
+  std::string type;           // the value syntax --help shows: "DUR", "debug|info|warn"
+  std::string help;           // the --help text, with the default
+  std::string default_value;  // as setting_text() writes it
+};
+
+// Every setting, in table (and --help) order.
+std::vector<SettingInfo> setting_table();
+
+// The value of the setting with TOML key `key` in `cfg`, written as its flag
+// accepts it ("10s", "json", "true"); nullopt for a key that is not a setting.
+std::optional<std::string> setting_text(const ProxyConfig& cfg, std::string_view key);
 
 // "HOST:PORT" or "[V6]:PORT" split into host and port; false when malformed.
 bool split_host_port(std::string_view s, std::string& host, uint16_t& port);

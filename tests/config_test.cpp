@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -552,6 +554,288 @@ TEST(ConfigFlags, HelpStatesDefaultsAndSyntax) {
                            "1024-based"}) {
     EXPECT_NE(help.find(part), std::string::npos) << part << "\n" << help;
   }
+}
+
+TEST(ConfigFlags, NoFormsTurnOffWhatTheFileTurnedOn) {
+  TempFile file(
+      "upstream = \"a:1\"\n[log]\nshow_secrets = true\n[inspect]\nenabled = false\n"
+      "[shutdown]\nclose_frames = true\n");
+  ProxyCli cli;
+  auto cfg = cli.run(
+      {"--config", file.path(), "--no-show-secrets", "--inspect", "--shutdown-close-frames=false"});
+  ASSERT_TRUE(cfg) << cli.error;
+  EXPECT_FALSE(cfg->log_secrets);
+  EXPECT_TRUE(cfg->inspect);
+  EXPECT_FALSE(cfg->shutdown_close_frames);
+
+  ProxyCli again;
+  cfg = again.run({"--config", file.path(), "--show-secrets=false", "--no-inspect=false",
+                   "--no-shutdown-close-frames"});
+  ASSERT_TRUE(cfg) << again.error;
+  EXPECT_FALSE(cfg->log_secrets);
+  EXPECT_TRUE(cfg->inspect);
+  EXPECT_FALSE(cfg->shutdown_close_frames);
+}
+
+TEST(ConfigFlags, BooleanFormsAndTheLastOneWins) {
+  struct Case {
+    std::vector<std::string> args;
+    bool inspect;
+  };
+  const Case cases[] = {
+      {{}, true},
+      {{"--inspect"}, true},
+      {{"--no-inspect"}, false},
+      {{"--inspect=true"}, true},
+      {{"--inspect=false"}, false},
+      {{"--no-inspect=true"}, false},
+      {{"--no-inspect=false"}, true},
+      {{"--no-inspect", "--inspect"}, true},
+      {{"--inspect", "--no-inspect"}, false},
+      {{"--inspect=false", "--inspect"}, true},
+      {{"--no-inspect", "--max-reports", "3", "--inspect=true", "--no-inspect"}, false},
+  };
+  for (const Case& c : cases) {
+    ProxyCli cli;
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"--upstream", "a:1"});
+    auto cfg = cli.run(args);
+    ASSERT_TRUE(cfg) << cli.error;
+    EXPECT_EQ(cfg->inspect, c.inspect) << testing::PrintToString(c.args);
+  }
+}
+
+TEST(ConfigFlags, BadBooleanValueNamesTheFlagAsGiven) {
+  ProxyCli yes;
+  EXPECT_FALSE(yes.run({"--upstream", "a:1", "--show-secrets=yes"}));
+  EXPECT_EQ(yes.error, "--show-secrets: 'yes' is not true or false");
+  ProxyCli no;
+  EXPECT_FALSE(no.run({"--upstream", "a:1", "--no-inspect=maybe"}));
+  EXPECT_EQ(no.error, "--no-inspect: 'maybe' is not true or false");
+}
+
+// ---- every row of the settings table ----
+
+// A valid value for `s` other than its default, as its flag takes it;
+// `which` 0 and 1 give two different ones (for a boolean: not the default,
+// then the default).
+std::string sample(const SettingInfo& s, int which) {
+  switch (s.kind) {
+    case SettingKind::text:
+      return which == 0 ? "events-0.log" : "events-1.log";
+    case SettingKind::address:
+      return which == 0 ? "127.0.0.2:7" : "127.0.0.3:8";
+    case SettingKind::choice: {
+      std::vector<std::string> others;
+      std::string rest = s.type + "|";
+      for (size_t bar; (bar = rest.find('|')) != std::string::npos; rest.erase(0, bar + 1)) {
+        if (rest.substr(0, bar) != s.default_value) others.push_back(rest.substr(0, bar));
+      }
+      EXPECT_GE(others.size(), 2u) << s.key;
+      return others.size() > static_cast<size_t>(which) ? others[which] : "?";
+    }
+    case SettingKind::count:
+      return s.default_value == "0" ? std::to_string(7 + which)
+                                    : std::to_string(std::stoul(s.default_value) * 2 + which);
+    case SettingKind::size:
+      return which == 0 ? "512KiB" : "768KiB";  // between the watermarks' defaults
+    case SettingKind::duration:
+      return which == 0 ? "7s" : "9m";
+    case SettingKind::boolean:
+      return (s.default_value == "true") == (which == 0) ? "false" : "true";
+  }
+  return "?";
+}
+
+// `key = VALUE` in TOML for a value written as the flag takes it.
+std::string toml_line(const SettingInfo& s, const std::string& value) {
+  const bool bare = s.kind == SettingKind::boolean || s.kind == SettingKind::count;
+  return std::string(s.key) + " = " + (bare ? value : "\"" + value + "\"") + "\n";
+}
+
+// Every setting of `cfg` is its default except `key`, which is `value` (and
+// upstream, which the tests set to a:1 unless it is the setting under test).
+void expect_only(const ProxyConfig& cfg, const SettingInfo& changed, const std::string& value) {
+  for (const SettingInfo& s : setting_table()) {
+    std::string expected = s.default_value;
+    if (s.key == "upstream") expected = "a:1";
+    if (s.key == changed.key) expected = value;
+    EXPECT_EQ(setting_text(cfg, s.key), expected) << "after setting " << changed.key;
+  }
+}
+
+// Flags that give upstream, unless the setting under test is upstream.
+std::vector<std::string> with_upstream(const SettingInfo& s, std::vector<std::string> args) {
+  if (s.key != "upstream") args.insert(args.end(), {"--upstream", "a:1"});
+  return args;
+}
+
+TEST(ConfigTable, EveryRowIsDescribed) {
+  const std::vector<SettingInfo> table = setting_table();
+  ASSERT_FALSE(table.empty());
+  for (const SettingInfo& s : table) {
+    EXPECT_FALSE(s.key.empty());
+    EXPECT_TRUE(s.flag.starts_with("--")) << s.key;
+    EXPECT_FALSE(s.type.empty()) << s.key;
+    EXPECT_GT(s.help.size(), 20u) << s.key;
+    EXPECT_EQ(setting_text(ProxyConfig{}, s.key), s.default_value) << s.key;
+    if (!s.default_value.empty()) {
+      EXPECT_NE(s.help.find("(default " + s.default_value), std::string::npos) << s.help;
+    }
+    if (s.kind == SettingKind::boolean) {
+      EXPECT_EQ(s.negation, "--no-" + std::string(s.flag.substr(2)));
+      EXPECT_NE(s.help.find(s.negation), std::string::npos) << s.help;
+    } else {
+      EXPECT_EQ(s.negation, "");
+    }
+  }
+  EXPECT_EQ(setting_text(ProxyConfig{}, "log.nothing"), std::nullopt);
+  EXPECT_EQ(setting_text(ProxyConfig{}, "log"), std::nullopt);
+}
+
+TEST(ConfigTable, EveryFlagIsInTheHelpWithItsText) {
+  ProxyCli cli;
+  const std::string help = cli.proxy->help();
+  for (const SettingInfo& s : setting_table()) {
+    EXPECT_NE(help.find(std::string(s.flag) + " " + s.type), std::string::npos) << s.flag << "\n"
+                                                                                << help;
+    EXPECT_NE(help.find(s.help), std::string::npos) << s.help << "\n" << help;
+  }
+}
+
+TEST(ConfigTable, EveryMemberHasARow) {
+  std::string doc;
+  for (const SettingInfo& s : setting_table()) doc += toml_line(s, sample(s, 0));
+  const ProxyConfig cfg = load_ok(doc);
+  const ProxyConfig d;
+  EXPECT_NE(cfg.listen, d.listen);
+  EXPECT_NE(cfg.upstream, d.upstream);
+  EXPECT_NE(cfg.log_format, d.log_format);
+  EXPECT_NE(cfg.log_file, d.log_file);
+  EXPECT_NE(cfg.log_level, d.log_level);
+  EXPECT_NE(cfg.color, d.color);
+  EXPECT_NE(cfg.preview, d.preview);
+  EXPECT_NE(cfg.log_secrets, d.log_secrets);
+  EXPECT_NE(cfg.inspect, d.inspect);
+  EXPECT_NE(cfg.max_message_size, d.max_message_size);
+  EXPECT_NE(cfg.max_reports_per_rule, d.max_reports_per_rule);
+  EXPECT_NE(cfg.connect_timeout_ms, d.connect_timeout_ms);
+  EXPECT_NE(cfg.handshake_timeout_ms, d.handshake_timeout_ms);
+  EXPECT_NE(cfg.idle_timeout_ms, d.idle_timeout_ms);
+  EXPECT_NE(cfg.drain_timeout_ms, d.drain_timeout_ms);
+  EXPECT_NE(cfg.high_watermark, d.high_watermark);
+  EXPECT_NE(cfg.low_watermark, d.low_watermark);
+  EXPECT_NE(cfg.max_connections, d.max_connections);
+  EXPECT_NE(cfg.shutdown_close_frames, d.shutdown_close_frames);
+}
+
+TEST(ConfigTable, TheReaderAcceptsEveryKeyAndSetsOnlyItsSetting) {
+  for (const SettingInfo& s : setting_table()) {
+    for (int which : {0, 1}) {
+      const std::string value = sample(s, which);
+      const std::string upstream = s.key == "upstream" ? "" : "upstream = \"a:1\"\n";
+      expect_only(load_ok(upstream + toml_line(s, value)), s, value);
+    }
+  }
+}
+
+TEST(ConfigTable, EveryFlagSetsOnlyItsSetting) {
+  for (const SettingInfo& s : setting_table()) {
+    const std::string value = sample(s, 0);
+    for (const auto& args : {std::vector<std::string>{std::string(s.flag), value},
+                             std::vector<std::string>{std::string(s.flag) + "=" + value}}) {
+      if (s.kind == SettingKind::boolean && args.size() == 2) continue;  // no separate value
+      ProxyCli cli;
+      auto cfg = cli.run(with_upstream(s, args));
+      ASSERT_TRUE(cfg) << s.flag << ": " << cli.error;
+      expect_only(*cfg, s, value);
+    }
+  }
+}
+
+TEST(ConfigTable, EveryBooleanCanBeSetBothWays) {
+  int booleans = 0;
+  for (const SettingInfo& s : setting_table()) {
+    if (s.kind != SettingKind::boolean) continue;
+    ++booleans;
+    const std::string flag(s.flag);
+    const std::pair<std::vector<std::string>, std::string> cases[] = {
+        {{flag}, "true"},
+        {{s.negation}, "false"},
+        {{flag + "=true"}, "true"},
+        {{flag + "=false"}, "false"},
+        {{s.negation + "=true"}, "false"},
+        {{s.negation + "=false"}, "true"},
+        {{flag, s.negation}, "false"},
+        {{s.negation, flag}, "true"},
+    };
+    for (const auto& [args, value] : cases) {
+      ProxyCli cli;
+      auto cfg = cli.run(with_upstream(s, args));
+      ASSERT_TRUE(cfg) << testing::PrintToString(args) << ": " << cli.error;
+      EXPECT_EQ(setting_text(*cfg, s.key), value) << testing::PrintToString(args);
+    }
+  }
+  EXPECT_GE(booleans, 3);
+}
+
+TEST(ConfigTable, AFlagOverridesTheFile) {
+  for (const SettingInfo& s : setting_table()) {
+    const std::string in_file = sample(s, 0);
+    const std::string upstream = s.key == "upstream" ? "" : "upstream = \"a:1\"\n";
+    TempFile file(upstream + toml_line(s, in_file));
+    std::vector<std::vector<std::string>> overrides = {{std::string(s.flag) + "=" + sample(s, 1)}};
+    if (s.kind == SettingKind::boolean) {
+      // in_file is the opposite of the default; both forms set it back
+      overrides.push_back({in_file == "true" ? s.negation : std::string(s.flag)});
+    }
+    for (const auto& flag : overrides) {
+      ProxyCli cli;
+      std::vector<std::string> args = {"--config", file.path()};
+      args.insert(args.end(), flag.begin(), flag.end());
+      auto cfg = cli.run(args);
+      ASSERT_TRUE(cfg) << s.key << ": " << cli.error;
+      expect_only(*cfg, s, sample(s, 1));
+    }
+    ProxyCli file_only;
+    auto cfg = file_only.run({"--config", file.path()});
+    ASSERT_TRUE(cfg) << s.key << ": " << file_only.error;
+    expect_only(*cfg, s, in_file);
+  }
+}
+
+TEST(ConfigTable, WrongTypeAndBadValuesNameTheKeyOrFlag) {
+  for (const SettingInfo& s : setting_table()) {
+    const std::string error = load_error(std::string(s.key) + " = [1]\n");
+    EXPECT_TRUE(starts_with(error, "t.toml:1:")) << error;
+    EXPECT_NE(error.find(std::string(s.key) + ": expected "), std::string::npos) << error;
+    EXPECT_NE(error.find(", got an array"), std::string::npos) << error;
+    if (s.kind == SettingKind::text) continue;  // any text is a path
+    ProxyCli cli;
+    EXPECT_FALSE(cli.run(with_upstream(s, {std::string(s.flag) + "=@bad"}))) << s.flag;
+    EXPECT_TRUE(starts_with(cli.error, std::string(s.flag) + ": ")) << cli.error;
+    EXPECT_NE(cli.error.find("'@bad'"), std::string::npos) << cli.error;
+  }
+}
+
+TEST(ConfigTable, UnknownKeysListTheKnownOnesAtThatLevel) {
+  std::vector<std::string> top;
+  for (const SettingInfo& s : setting_table()) {
+    const std::string first(s.key.substr(0, s.key.find('.')));
+    if (std::find(top.begin(), top.end(), first) == top.end()) top.push_back(first);
+    const size_t dot = s.key.rfind('.');
+    if (dot == std::string_view::npos) continue;
+    const std::string table(s.key.substr(0, dot));
+    const std::string error = load_error(table + ".no_such_key = 1\n");
+    EXPECT_TRUE(starts_with(error, "t.toml:1:" + std::to_string(table.size() + 2) +
+                                       ": unknown key '" + table + ".no_such_key' (known here: "))
+        << error;
+    EXPECT_NE(error.find(std::string(s.key.substr(dot + 1))), std::string::npos) << error;
+  }
+  std::string known;
+  for (const std::string& name : top) known += (known.empty() ? "" : ", ") + name;
+  EXPECT_EQ(load_error("no_such_key = 1\n"),
+            "t.toml:1:1: unknown key 'no_such_key' (known here: " + known + ")");
 }
 
 TEST(ConfigValidate, Watermarks) {
