@@ -19,9 +19,10 @@ int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::o
 int run_rules(bool json, std::ostream& out);
 
 struct DecodeOptions {
-  std::string sender;  // "client" or "server"
-  bool hex = false;    // input is hex text
-  bool json = false;   // one JSON object per line
+  std::string sender;       // "client" or "server"; required unless `connection`
+  bool connection = false;  // input is a connection vector (both directions)
+  bool hex = false;         // input is hex text
+  bool json = false;        // one JSON object per line
   bool permessage_deflate = false;
   std::string permessage_deflate_params;  // "" or e.g. "client_no_context_takeover"
   uint64_t max_message_size = 0;          // 0: no limit

@@ -1,4 +1,5 @@
-// `wsinspect decode`: inspects one direction's raw post-handshake byte stream.
+// `wsinspect decode`: inspects one direction's raw post-handshake byte stream,
+// or a whole connection written as a connection vector.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -6,10 +7,12 @@
 #include <ostream>
 #include <vector>
 
+#include "parser/conn/conn_script.h"
 #include "parser/handshake.h"
 #include "proxy/commands.h"
 #include "proxy/event_format.h"
 #include "proxy/hex_reader.h"
+#include "proxy/report/report_sink.h"
 
 namespace wsi {
 namespace {
@@ -49,14 +52,88 @@ struct FileCloser {
   }
 };
 
+// Lines to a stream, every level.
+class StreamOut final : public LineOut {
+ public:
+  explicit StreamOut(std::ostream& out) : out_(out) {}
+  bool enabled(EventLevel) const override { return true; }
+  void write(EventLevel, const std::string& line) override { out_ << line << '\n'; }
+
+ private:
+  std::ostream& out_;
+};
+
+// Notes whether anything an endpoint fails on was found.
+class ErrorSeen final : public ReportSink {
+ public:
+  void on_violation(const EventContext&, const Violation& v) override {
+    error |= level_of(v) == EventLevel::error;
+  }
+  void on_handshake(const EventContext&, const HandshakeEvent& e) override {
+    error |= level_of(e) == EventLevel::error;
+  }
+  bool error = false;
+};
+
+int decode_connection(const DecodeOptions& opts, std::FILE* in, std::ostream& out,
+                      std::ostream& err) {
+  std::string text;
+  char buf[64 * 1024];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, in)) > 0;) text.append(buf, n);
+  if (std::ferror(in)) {
+    err << "wsinspect decode: read error on " << escape_text(opts.input) << ": "
+        << std::strerror(errno) << '\n';
+    return 2;
+  }
+  ConnScript script;
+  std::string error;
+  if (!parse_conn_script(text, script, error)) {
+    err << "wsinspect decode: " << escape_text(opts.input) << ": " << escape_text(error) << '\n';
+    return 2;
+  }
+  StreamOut lines(out);
+  ReportOptions ropts;
+  ropts.stamped = false;
+  const std::unique_ptr<ReportSink> format =
+      opts.json ? make_json_sink(lines, ropts) : make_text_sink(lines, ropts);
+  ErrorSeen seen;
+  FanOutSink sink;
+  sink.add(seen);
+  sink.add(*format);
+  ConnConfig cfg;
+  cfg.max_message_size = opts.max_message_size;
+  ConnectionInspector core(cfg, sink);
+  replay_conn_script(script, core, [](size_t, size_t n) { return n; });
+  return seen.error ? 1 : 0;
+}
+
 }  // namespace
 
 int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) {
+  if (opts.connection) {
+    if (opts.hex || opts.permessage_deflate) {
+      err << "wsinspect decode: --connection takes the handshake from the vector: no --hex or "
+             "--permessage-deflate\n";
+      return 2;
+    }
+    std::unique_ptr<std::FILE, FileCloser> in(
+        opts.input == "-" ? stdin : std::fopen(opts.input.c_str(), "rb"));
+    if (!in) {
+      err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
+          << std::strerror(errno) << '\n';
+      return 2;
+    }
+    return decode_connection(opts, in.get(), out, err);
+  }
   InspectorConfig cfg;
   if (opts.sender == "client") {
     cfg.sender = Sender::client;
   } else if (opts.sender == "server") {
     cfg.sender = Sender::server;
+  } else if (opts.sender.empty()) {
+    err << "wsinspect decode: --sender client|server is required (or --connection for a whole "
+           "connection)\n";
+    return 2;
   } else {
     err << "wsinspect decode: --sender must be client or server, not '" << escape_text(opts.sender)
         << "'\n";

@@ -39,16 +39,24 @@ int main(int argc, char** argv) {
 
   wsi::DecodeOptions dec;
   CLI::App* decode = app.add_subcommand(
-      "decode", "Decode one direction's WebSocket byte stream and report frames and violations");
+      "decode",
+      "Decode one direction's WebSocket byte stream, or a whole connection, and report "
+      "frames, violations and closes");
   decode->footer(
-      "Input is the raw byte stream after the handshake. Exit status: 0 when no error-severity\n"
-      "violation was found, 1 when one was, 2 for a usage or input error.");
+      "Input is the raw byte stream of one direction after the handshake (--sender), or with\n"
+      "--connection a connection vector (both directions in wire order, stream ends and time\n"
+      "steps: tests/vectors/connections/README.md), reported with the events the proxy logs.\n"
+      "Exit status: 0 when no error-severity violation or handshake finding was found, 1 when\n"
+      "one was, 2 for a usage or input error.");
+  CLI::Option* sender = decode
+                            ->add_option("--sender", dec.sender,
+                                         "Who sent the bytes: client (frames must be masked) "
+                                         "or server (frames must not be)")
+                            ->check(CLI::IsMember({"client", "server"}));
   decode
-      ->add_option("--sender", dec.sender,
-                   "Who sent the bytes: client (frames must be masked) "
-                   "or server (frames must not be)")
-      ->required()
-      ->check(CLI::IsMember({"client", "server"}));
+      ->add_flag("--connection", dec.connection,
+                 "Input is a whole connection (a connection vector), not one direction")
+      ->excludes(sender);
   decode->add_flag(
       "--hex", dec.hex,
       "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");

@@ -95,6 +95,7 @@ void ConnectionInspector::gap(Direction d, uint64_t from, uint64_t to, std::stri
 void ConnectionInspector::hold(std::span<const uint8_t> bytes) {
   const size_t room = cfg_.max_held_bytes - std::min(cfg_.max_held_bytes, held_.size());
   const size_t take = std::min(room, bytes.size());
+  if (held_.empty() && take) held_at_ms_ = now_;
   held_.insert(held_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(take));
   if (take < bytes.size()) {
     // More than can be held: the rest is not inspected, and said so.
@@ -257,7 +258,13 @@ void ConnectionInspector::switch_to_websocket(std::span<const uint8_t> first_ser
   // the server's, so the server may already be answering them.
   std::vector<uint8_t> held;
   held.swap(held_);
-  if (!held.empty()) feed_frames(Direction::client_to_server, held);
+  if (!held.empty()) {
+    // Judged as of when they arrived, so a close is timed against them.
+    const uint64_t now = now_;
+    now_ = held_at_ms_;
+    feed_frames(Direction::client_to_server, held);
+    now_ = now;
+  }
   if (!first_server_bytes.empty()) feed_frames(Direction::server_to_client, first_server_bytes);
   // A client that ended its stream while its bytes were held.
   if (ended_[0] && insp_[0]) insp_[0]->finish();

@@ -54,8 +54,8 @@ class ConnectionInspector final : private InspectorSink {
   void feed(Direction from, std::span<const uint8_t> bytes, uint64_t now_ms);
   // `from`'s sender ended its stream.
   void end_stream(Direction from, StreamEnd how, uint64_t now_ms);
-  // A close frame of the vantage point's own (a proxy shutting down) reached
-  // the endpoint `towards` sends to... i.e. was written in direction `dir`.
+  // A close frame of the vantage point's own (a proxy shutting down) was
+  // written in direction `dir`: that endpoint reports 1001, not 1006.
   void own_close_sent(Direction dir, uint64_t now_ms);
   // The connection is over: reports requests that got no answer, the closes
   // endpoints will report without a close frame, and the summary. `cause`
@@ -133,6 +133,7 @@ class ConnectionInspector final : private InspectorSink {
   bool response_started_ = false;
   bool awaiting_upgrade_ = false;  // the request parser stopped at an upgrade request
   std::vector<uint8_t> held_;      // client bytes not yet parsed, in order
+  uint64_t held_at_ms_ = 0;        // when the first of them arrived
   std::deque<PendingRequest> requests_;
   bool upgraded_ = false;
 
