@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target in BUILD_DIR/fuzz for SECONDS each, starting
-# from the seed corpus in fuzz/corpus/NAME (copied, so runs leave the tree
-# clean). Fails on the first crash, leak or sanitizer report.
+# from the seed corpus in fuzz/corpus/NAME and the seeds the build generated
+# in BUILD_DIR/fuzz/corpus/NAME (copied, so runs leave the tree clean).
+# Fails on the first crash, leak or sanitizer report.
 set -euo pipefail
 build=${1:?usage: run-fuzzers.sh BUILD_DIR SECONDS}
 seconds=${2:-60}
@@ -13,9 +14,11 @@ for bin in "$build"/fuzz/fuzz_*; do
   name=$(basename "$bin")
   work=$(mktemp -d)
   seeds="$root/fuzz/corpus/${name#fuzz_}"
+  generated="$build/fuzz/corpus/${name#fuzz_}"
   echo "fuzz: $name for ${seconds}s"
   mkdir "$work/corpus"
   [ -d "$seeds" ] && cp -r "$seeds/." "$work/corpus/"
+  [ -d "$generated" ] && cp -r "$generated/." "$work/corpus/"
   if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/" \
       "$work/corpus" >"$work/log" 2>&1; then
     tail -n 60 "$work/log"

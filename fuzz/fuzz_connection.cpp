@@ -1,0 +1,213 @@
+// libFuzzer target: the whole connection core (ConnectionInspector) on
+// arbitrary sequences of steps, both senders' bytes, FIN, reset and time
+// (the format is in conn_input.h; byte 0 can prepend a valid upgrade and 101,
+// with permessage-deflate, so inputs reach the WebSocket phase at once).
+//
+// Oracle: replaying the steps with every bytes step whole, cut in two at a
+// position taken from the input, and (short inputs) byte by byte yields the
+// same event log, frames and messages included; no event line holds a raw
+// control character. One exemption, as in fuzz_frames.cpp: on corrupt
+// DEFLATE data zlib may emit a different amount of output before it notices,
+// depending on how its input was cut, so findings about inflated output may
+// differ, and with them what the per-rule report cap lets through later.
+// In a direction that carried a compressed frame (RSV1 after a handshake
+// that negotiated permessage-deflate), its violations are not compared, nor
+// what they feed: the caused_by and unseen of closes sent by the endpoint
+// that received that direction. Two known bugs of the core are masked the
+// same way until fixed (see comparable()); their reproducers are in
+// fuzz/repro/ (each .bin runs as `fuzz_connection FILE`).
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "fuzz/conn_input.h"
+#include "parser/conn/conn_script.h"
+#include "parser/conn/connection_inspector.h"
+#include "tests/support/conn_recorder.h"
+
+namespace {
+
+using wsi::dir_index;
+using wsi::Direction;
+
+// ConnRecorder(true), plus which directions carried compressed frames.
+class Tee final : public wsi::ConnSink {
+ public:
+  wsi::test::ConnRecorder rec{true};
+  bool deflate = false;  // the last upgrade response negotiated permessage-deflate
+  bool compressed[2] = {false, false};
+
+  void on_http_error(const wsi::EventContext& c, const wsi::HttpErrorEvent& e) override {
+    rec.on_http_error(c, e);
+  }
+  void on_handshake(const wsi::EventContext& c, const wsi::HandshakeEvent& e) override {
+    if (e.negotiated) deflate = e.negotiated->websocket && e.negotiated->deflate;
+    rec.on_handshake(c, e);
+  }
+  void on_http(const wsi::EventContext& c, const wsi::HttpExchangeEvent& e) override {
+    rec.on_http(c, e);
+  }
+  void on_frame(const wsi::EventContext& c, Direction d, const wsi::FrameHeader& h) override {
+    if (deflate && (h.rsv & wsi::rsv::rsv1)) compressed[dir_index(d)] = true;
+    rec.on_frame(c, d, h);
+  }
+  void on_message(const wsi::EventContext& c, const wsi::MessageInfo& m) override {
+    if (m.compressed) compressed[dir_index(m.dir)] = true;
+    rec.on_message(c, m);
+  }
+  void on_preview(const wsi::EventContext& c, const wsi::PreviewEvent& e) override {
+    if (e.payload.size() > 8) std::abort();  // the configured preview limit
+    rec.on_preview(c, e);
+  }
+  void on_violation(const wsi::EventContext& c, const wsi::Violation& v) override {
+    rec.on_violation(c, v);
+  }
+  void on_close(const wsi::EventContext& c, const wsi::CloseEvent& e) override {
+    rec.on_close(c, e);
+  }
+  void on_synthesized_close(const wsi::EventContext& c,
+                            const wsi::SynthesizedCloseEvent& e) override {
+    rec.on_synthesized_close(c, e);
+  }
+  void on_gap(const wsi::EventContext& c, const wsi::GapEvent& e) override { rec.on_gap(c, e); }
+  void on_conn_close(const wsi::EventContext& c, const wsi::ConnCloseEvent& e) override {
+    rec.on_conn_close(c, e);
+  }
+};
+
+struct Run {
+  std::string log;
+  bool compressed[2];
+  // The client's stream had ended when the 101 switched to frames (see
+  // comparable()).
+  bool client_ended_before_switch;
+};
+
+// replay_conn_script's steps, watching for the switch to WebSocket. `cut(i,
+// n)`: where the i-th bytes step of n bytes is cut in two (0: whole).
+template <class Cut>
+Run replay(const wsi::fuzz::ConnInput& in, Cut cut, bool bytewise) {
+  Tee tee;
+  wsi::ConnectionInspector core(wsi::fuzz::conn_config(in.options), tee);
+  uint64_t now = 0;
+  size_t index = 0;
+  bool client_ended = false;
+  bool ended_before_switch = false;
+  auto feed = [&](Direction d, std::span<const uint8_t> b) {
+    const bool was = core.websocket();
+    core.feed(d, b, now);
+    if (!was && core.websocket() && client_ended) ended_before_switch = true;
+  };
+  for (const wsi::ConnStep& st : in.script.steps) {
+    switch (st.kind) {
+      case wsi::ConnStep::Kind::bytes: {
+        const std::span<const uint8_t> b(st.bytes);
+        const size_t at = cut(index++, b.size());
+        if (bytewise) {
+          for (size_t i = 0; i < b.size(); ++i) feed(st.dir, b.subspan(i, 1));
+        } else if (at == 0 || at >= b.size()) {
+          feed(st.dir, b);
+        } else {
+          feed(st.dir, b.first(at));
+          feed(st.dir, b.subspan(at));
+        }
+        break;
+      }
+      case wsi::ConnStep::Kind::fin:
+      case wsi::ConnStep::Kind::reset:
+        core.end_stream(
+            st.dir,
+            st.kind == wsi::ConnStep::Kind::fin ? wsi::StreamEnd::fin : wsi::StreamEnd::reset, now);
+        if (st.dir == Direction::client_to_server) client_ended = true;
+        break;
+      case wsi::ConnStep::Kind::time:
+        now += st.ms;
+        break;
+    }
+  }
+  core.finish(wsi::EndCause::none, now);
+  return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}, ended_before_switch};
+}
+
+[[noreturn]] void fail(const char* what, const std::string& a, const std::string& b) {
+  std::fprintf(stderr, "fuzz_connection: %s\n--- whole\n%s--- other\n%s", what, a.c_str(),
+               b.c_str());
+  std::abort();
+}
+
+void check_printable(const std::string& log) {
+  for (const char c : log) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c != '\n' && (u < 0x20 || u == 0x7f)) fail("raw control character in an event", log, "");
+  }
+}
+
+// The log without what zlib's output on corrupt data may change (see the
+// top), and without what two known bugs of the core make depend on the split
+// (drop each part once fixed):
+// - where a gap ends: the end of the piece being fed
+//   (fuzz/repro/gap-end-depends-on-split.txt);
+// - a client that ended its stream while its bytes were held for the 101:
+//   its stream-ended-mid-frame comes after the server bytes that arrived with
+//   the end of the 101 (fuzz/repro/client-fin-while-held-ordered-after-server-bytes.txt),
+//   and so do the caused_by and unseen of the server's closes among them.
+std::string comparable(const std::string& log, const bool compressed[2],
+                       bool client_ended_before_switch) {
+  std::string out;
+  std::string_view rest(log);
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    std::string line(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if ((compressed[0] && line.rfind("violation c2s ", 0) == 0) ||
+        (compressed[1] && line.rfind("violation s2c ", 0) == 0) ||
+        (client_ended_before_switch && line.rfind("violation c2s stream-ended-mid-frame ", 0) == 0))
+      continue;
+    if (line.rfind("gap ", 0) == 0) line.erase(line.find('-') + 1);
+    // "close c2s": the client closes, judged by what it received (s2c).
+    const bool judged_on_exempt =
+        (line.rfind("close c2s ", 0) == 0 && compressed[1]) ||
+        (line.rfind("close s2c ", 0) == 0 && (compressed[0] || client_ended_before_switch));
+    if (judged_on_exempt) {
+      for (const char* token : {" caused_by=", " unseen"}) {
+        const size_t at = line.find(token);
+        if (at == std::string::npos) continue;
+        const size_t end = line.find(' ', at + 1);
+        line.erase(at, end == std::string::npos ? std::string::npos : end - at);
+      }
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const wsi::fuzz::ConnInput in = wsi::fuzz::decode_conn_input(data, size);
+  size_t total = 0;
+  for (const wsi::ConnStep& st : in.script.steps) total += st.bytes.size();
+
+  const auto whole = [](size_t, size_t) { return size_t{0}; };
+  const auto cut = [seed = in.cut_seed](size_t i, size_t n) {
+    return n < 2 ? 0 : 1 + (seed + 97 * i) % (n - 1);  // 1..n-1: always two pieces
+  };
+  const Run a = replay(in, whole, false);
+  check_printable(a.log);
+  auto same = [&a](const Run& b) {
+    const bool compressed[2] = {a.compressed[0] || b.compressed[0],
+                                a.compressed[1] || b.compressed[1]};
+    const bool ended = a.client_ended_before_switch || b.client_ended_before_switch;
+    return comparable(a.log, compressed, ended) == comparable(b.log, compressed, ended);
+  };
+  const Run b = replay(in, cut, false);
+  if (!same(b)) fail("cut in two differs from whole", a.log, b.log);
+  if (total <= 2048) {
+    const Run c = replay(in, whole, true);
+    if (!same(c)) fail("byte by byte differs from whole", a.log, c.log);
+  }
+  return 0;
+}
