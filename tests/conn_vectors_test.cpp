@@ -109,9 +109,7 @@ TEST(ConnectionCore, HeldBytesBeyondTheLimitAreAGap) {
   core.feed(Direction::client_to_server,
             {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, 0);
   EXPECT_EQ(core.room(Direction::client_to_server), SIZE_MAX);
-  EXPECT_NE(rec.log().find("gap c2s " + std::to_string(req.size() + 16) + "-" +
-                           std::to_string(req.size() + 20)),
-            std::string::npos)
+  EXPECT_NE(rec.log().find("gap c2s " + std::to_string(req.size() + 16) + "-\n"), std::string::npos)
       << rec.log();
 }
 

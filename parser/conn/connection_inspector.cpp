@@ -85,9 +85,9 @@ void ConnectionInspector::end_stream(Direction from, StreamEnd how, uint64_t now
   if (phase_ == Phase::websocket && !gap_[i] && insp_[i]) insp_[i]->finish();
 }
 
-void ConnectionInspector::gap(Direction d, uint64_t from, uint64_t to, std::string_view reason) {
+void ConnectionInspector::gap(Direction d, uint64_t from, std::string_view reason) {
   gap_[dir_index(d)] = true;
-  if (cfg_.inspect) sink_.on_gap(ctx(), GapEvent{d, from, to, reason});
+  if (cfg_.inspect) sink_.on_gap(ctx(), GapEvent{d, from, reason});
 }
 
 // ---- HTTP phase --------------------------------------------------------------
@@ -99,8 +99,9 @@ void ConnectionInspector::hold(std::span<const uint8_t> bytes) {
   held_.insert(held_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(take));
   if (take < bytes.size()) {
     // More than can be held: the rest is not inspected, and said so.
+    // The gap runs to the end of the stream (conn_close gives its length).
     const uint64_t from = fed_end_ - (bytes.size() - take);
-    gap(Direction::client_to_server, from, fed_end_,
+    gap(Direction::client_to_server, from,
         "client bytes beyond the hold limit while waiting for the server's answer");
     held_.clear();
     held_.shrink_to_fit();
@@ -265,9 +266,10 @@ void ConnectionInspector::switch_to_websocket(std::span<const uint8_t> first_ser
     feed_frames(Direction::client_to_server, held);
     now_ = now;
   }
-  if (!first_server_bytes.empty()) feed_frames(Direction::server_to_client, first_server_bytes);
-  // A client that ended its stream while its bytes were held.
+  // A client that ended its stream while its bytes were held ended it
+  // before these server bytes arrived.
   if (ended_[0] && insp_[0]) insp_[0]->finish();
+  if (!first_server_bytes.empty()) feed_frames(Direction::server_to_client, first_server_bytes);
 }
 
 // ---- reports -------------------------------------------------------------------

@@ -90,7 +90,7 @@ class ConnectionInspector final : private InspectorSink {
   void on_response_head(const HttpHead& head);
   void switch_to_websocket(std::span<const uint8_t> first_server_bytes);
   void feed_frames(Direction d, std::span<const uint8_t> bytes);
-  void gap(Direction d, uint64_t from, uint64_t to, std::string_view reason);
+  void gap(Direction d, uint64_t from, std::string_view reason);
   void report_handshake(const PendingRequest& req, const HttpHead* response, const Negotiated* n,
                         const std::vector<Finding>& response_findings);
   void report_synthesized_closes();

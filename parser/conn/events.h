@@ -92,12 +92,11 @@ struct SynthesizedCloseEvent {
   EndCause cause;
 };
 
-// Bytes of one direction that were not inspected: [from, to) in that
-// direction's stream. After a gap that direction's bytes are only counted.
+// From `from` on, the bytes of one direction are not inspected, to the end
+// of the stream (whose length conn_close gives): only counted, never judged.
 struct GapEvent {
   Direction dir;
   uint64_t from;
-  uint64_t to;
   std::string_view reason;
 };
 

@@ -162,8 +162,8 @@ class JsonSink final : public ReportSink {
 
   void on_gap(const EventContext& c, const GapEvent& e) override {
     emit(EventLevel::warn, c.conn, [&] {
-      return Json{{"event", "gap"}, {"dir", direction_name(e.dir)}, {"from", e.from},
-                  {"to", e.to},     {"bytes", e.to - e.from},       {"reason", e.reason}};
+      return Json{
+          {"event", "gap"}, {"dir", direction_name(e.dir)}, {"from", e.from}, {"reason", e.reason}};
     });
   }
 

@@ -115,8 +115,8 @@ class TextSink final : public ReportSink {
 
   void on_gap(const EventContext& c, const GapEvent& e) override {
     emit(EventLevel::warn, c.conn, [&] {
-      return std::string(direction_arrow(e.dir)) + " gap: bytes " + std::to_string(e.from) +
-             " to " + std::to_string(e.to) + " not inspected (" + std::string(e.reason) +
+      return std::string(direction_arrow(e.dir)) + " gap: bytes from offset " +
+             std::to_string(e.from) + " on are not inspected (" + std::string(e.reason) +
              "); this direction is only counted from here on";
     });
   }

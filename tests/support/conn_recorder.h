@@ -71,8 +71,7 @@ class ConnRecorder final : public ConnSink {
          " cause=" + std::string(end_cause_id(e.cause)));
   }
   void on_gap(const EventContext&, const GapEvent& e) override {
-    line("gap " + std::string(dir_short(e.dir)) + " " + std::to_string(e.from) + "-" +
-         std::to_string(e.to));
+    line("gap " + std::string(dir_short(e.dir)) + " " + std::to_string(e.from) + "-");
   }
   void on_conn_close(const EventContext&, const ConnCloseEvent& e) override {
     std::string s = "conn_close ended_by=" + std::string(end_cause_id(e.ended_by)) +
