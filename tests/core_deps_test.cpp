@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,8 +39,19 @@ struct Include {
   std::string header;
 };
 
+// The header named by an #include line, or "" for any other line.
+std::string included_header(const std::string& line) {
+  size_t i = line.find_first_not_of(" \t");
+  if (i == std::string::npos || line[i] != '#') return "";
+  i = line.find_first_not_of(" \t", i + 1);
+  if (i == std::string::npos || line.compare(i, 7, "include") != 0) return "";
+  i = line.find_first_not_of(" \t", i + 7);
+  if (i == std::string::npos || (line[i] != '<' && line[i] != '"')) return "";
+  const size_t end = line.find(line[i] == '<' ? '>' : '"', i + 1);
+  return end == std::string::npos ? "" : line.substr(i + 1, end - i - 1);
+}
+
 std::vector<Include> includes_under(const fs::path& dir, size_t& files) {
-  static const std::regex include_line(R"(^\s*#\s*include\s*[<"]([^>"]+)[>"])");
   std::vector<Include> out;
   files = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
@@ -56,9 +66,9 @@ std::vector<Include> includes_under(const fs::path& dir, size_t& files) {
     int n = 0;
     while (std::getline(in, text)) {
       ++n;
-      std::smatch m;
-      if (std::regex_search(text, m, include_line))
-        out.push_back({fs::relative(e.path(), dir.parent_path()).string(), n, m[1].str()});
+      const std::string header = included_header(text);
+      if (!header.empty())
+        out.push_back({fs::relative(e.path(), dir.parent_path()).string(), n, header});
     }
   }
   return out;
