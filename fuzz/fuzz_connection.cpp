@@ -80,55 +80,15 @@ class Tee final : public wsi::ConnSink {
 struct Run {
   std::string log;
   bool compressed[2];
-  // The client's stream had ended when the 101 switched to frames (see
-  // comparable()).
-  bool client_ended_before_switch;
 };
 
-// replay_conn_script's steps, watching for the switch to WebSocket. `cut(i,
-// n)`: where the i-th bytes step of n bytes is cut in two (0: whole).
+// `cut(i, n)`: where the i-th bytes step of n bytes is cut in two (0: whole).
 template <class Cut>
 Run replay(const wsi::fuzz::ConnInput& in, Cut cut, bool bytewise) {
   Tee tee;
   wsi::ConnectionInspector core(wsi::fuzz::conn_config(in.options), tee);
-  uint64_t now = 0;
-  size_t index = 0;
-  bool client_ended = false;
-  bool ended_before_switch = false;
-  auto feed = [&](Direction d, std::span<const uint8_t> b) {
-    const bool was = core.websocket();
-    core.feed(d, b, now);
-    if (!was && core.websocket() && client_ended) ended_before_switch = true;
-  };
-  for (const wsi::ConnStep& st : in.script.steps) {
-    switch (st.kind) {
-      case wsi::ConnStep::Kind::bytes: {
-        const std::span<const uint8_t> b(st.bytes);
-        const size_t at = cut(index++, b.size());
-        if (bytewise) {
-          for (size_t i = 0; i < b.size(); ++i) feed(st.dir, b.subspan(i, 1));
-        } else if (at == 0 || at >= b.size()) {
-          feed(st.dir, b);
-        } else {
-          feed(st.dir, b.first(at));
-          feed(st.dir, b.subspan(at));
-        }
-        break;
-      }
-      case wsi::ConnStep::Kind::fin:
-      case wsi::ConnStep::Kind::reset:
-        core.end_stream(
-            st.dir,
-            st.kind == wsi::ConnStep::Kind::fin ? wsi::StreamEnd::fin : wsi::StreamEnd::reset, now);
-        if (st.dir == Direction::client_to_server) client_ended = true;
-        break;
-      case wsi::ConnStep::Kind::time:
-        now += st.ms;
-        break;
-    }
-  }
-  core.finish(wsi::EndCause::none, now);
-  return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}, ended_before_switch};
+  wsi::replay_conn_script(in.script, core, cut, bytewise);
+  return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}};
 }
 
 [[noreturn]] void fail(const char* what, const std::string& a, const std::string& b) {
@@ -145,7 +105,7 @@ void check_printable(const std::string& log) {
 }
 
 // The log without what zlib's output on corrupt data may change (see the top).
-std::string comparable(const std::string& log, const bool compressed[2], bool) {
+std::string comparable(const std::string& log, const bool compressed[2]) {
   std::string out;
   std::string_view rest(log);
   while (!rest.empty()) {
@@ -187,8 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto same = [&a](const Run& b) {
     const bool compressed[2] = {a.compressed[0] || b.compressed[0],
                                 a.compressed[1] || b.compressed[1]};
-    const bool ended = a.client_ended_before_switch || b.client_ended_before_switch;
-    return comparable(a.log, compressed, ended) == comparable(b.log, compressed, ended);
+    return comparable(a.log, compressed) == comparable(b.log, compressed);
   };
   const Run b = replay(in, cut, false);
   if (!same(b)) fail("cut in two differs from whole", a.log, b.log);

@@ -107,6 +107,17 @@ int decode_connection(const DecodeOptions& opts, std::FILE* in, std::ostream& ou
   return seen.error ? 1 : 0;
 }
 
+using Input = std::unique_ptr<std::FILE, FileCloser>;
+
+// The input file or standard input; null after saying why it cannot be opened.
+Input open_input(const DecodeOptions& opts, std::ostream& err) {
+  Input in(opts.input == "-" ? stdin : std::fopen(opts.input.c_str(), "rb"));
+  if (!in)
+    err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
+        << std::strerror(errno) << '\n';
+  return in;
+}
+
 }  // namespace
 
 int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) {
@@ -116,14 +127,8 @@ int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) 
              "--permessage-deflate\n";
       return 2;
     }
-    std::unique_ptr<std::FILE, FileCloser> in(
-        opts.input == "-" ? stdin : std::fopen(opts.input.c_str(), "rb"));
-    if (!in) {
-      err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
-          << std::strerror(errno) << '\n';
-      return 2;
-    }
-    return decode_connection(opts, in.get(), out, err);
+    const Input in = open_input(opts, err);
+    return in ? decode_connection(opts, in.get(), out, err) : 2;
   }
   InspectorConfig cfg;
   if (opts.sender == "client") {
@@ -150,13 +155,8 @@ int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) 
   }
   cfg.max_message_size = opts.max_message_size;
 
-  std::unique_ptr<std::FILE, FileCloser> in(
-      opts.input == "-" ? stdin : std::fopen(opts.input.c_str(), "rb"));
-  if (!in) {
-    err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
-        << std::strerror(errno) << '\n';
-    return 2;
-  }
+  const Input in = open_input(opts, err);
+  if (!in) return 2;
 
   PrintingSink sink(out, opts.json);
   StreamInspector inspector(cfg, sink);

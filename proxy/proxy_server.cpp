@@ -27,8 +27,7 @@ Server::Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log)
   conn_config_.max_message_size = cfg.max_message_size;
   conn_config_.max_reports_per_rule = cfg.max_reports_per_rule;
   conn_config_.preview = cfg.preview;
-  report_.add(counts_);
-  set_upstream("", 0);
+  make_format_sink();
 }
 
 void Server::make_format_sink() {
@@ -137,7 +136,7 @@ void Server::begin_shutdown(const char* signal_name) {
 void Server::on_drain_timer(uv_timer_t* t) {
   Server* self = static_cast<Server*>(t->data);
   self->report_.on_drain_over(self->sessions_.size());
-  self->end_sessions(self->cfg_.shutdown_close_frames);
+  self->end_sessions(self->cfg_.shutdown_close_frames ? Ending::close_frames : Ending::drain);
 }
 
 void Server::force_shutdown() {
@@ -146,16 +145,19 @@ void Server::force_shutdown() {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   }
-  std::vector<Session*> all(sessions_.begin(), sessions_.end());
-  for (Session* s : all) s->force_end();
-  end_sessions(false);
+  end_sessions(Ending::now);
   maybe_stop();
 }
 
-void Server::end_sessions(bool close_frames) {
-  // shut_down() may free nothing synchronously, but iterate over a copy anyway.
+void Server::end_sessions(Ending how) {
+  // Ending a session frees nothing synchronously, but iterate over a copy anyway.
   std::vector<Session*> all(sessions_.begin(), sessions_.end());
-  for (Session* s : all) s->shut_down(close_frames);
+  for (Session* s : all) {
+    if (how == Ending::now)
+      s->force_end();
+    else
+      s->shut_down(how == Ending::close_frames);
+  }
   if (drain_timer_open_) {
     drain_timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);

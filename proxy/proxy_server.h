@@ -62,7 +62,9 @@ class Server {
   void make_format_sink();
   static void on_connection(uv_stream_t* server, int status);
   static void on_drain_timer(uv_timer_t* t);
-  void end_sessions(bool close_frames);
+  // After the drain time (with or without close 1001 frames), or at once.
+  enum class Ending : uint8_t { drain, close_frames, now };
+  void end_sessions(Ending how);
   void maybe_stop();
 
   uv_loop_t* loop_;

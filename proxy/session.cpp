@@ -168,13 +168,12 @@ size_t Session::read_limit(const Transport& t) const {
 // Reading a leg goes on unless its peer ended, the other leg is backed up,
 // or the core cannot take more of its bytes yet.
 void Session::update_reading(TcpTransport& t) {
-  Leg& l = leg(t);
-  l.held = core_.room(from_dir(t)) == 0;
+  const Leg& l = leg(t);
   bool want = !ending_ && !lingering_ && !l.eof;
   if (failed_reply_)
     want = want && is_client(t);  // the client's bytes are read and dropped
   else
-    want = want && upstream_ready_ && !l.paused && !l.held;
+    want = want && upstream_ready_ && !l.paused && core_.room(from_dir(t)) > 0;
   if (want)
     t.start_reading();
   else
@@ -224,10 +223,9 @@ void Session::on_end(Transport& t, StreamEnd how, int) {
     return;
   }
   leg(to).reset_after_drain = true;
-  other(to).stop_reading();
-  to.stop_reading();
   lingering_ = true;
   linger_at_ms_ = now_ms() + kLingerMs;
+  update_reading(to);  // stops: nothing more is read while lingering
   arm_timer();
 }
 
@@ -301,8 +299,10 @@ void Session::shut_down(bool close_frames) {
     static const uint8_t kKey[4] = {0x5a, 0x17, 0xc3, 0x7e};
     const std::string payload = close_payload(1001, "wsinspect shutting down");
     auto send = [&](Direction dir, TcpTransport& to, const std::string& f) {
-      if (core_.close_seen(dir) || !core_.at_frame_boundary(dir)) return;
-      if (!to.write({reinterpret_cast<const uint8_t*>(f.data()), f.size()}, kMarkOwnClose)) return;
+      // A write that fails means that peer is gone: it gets no close frame,
+      // and the core reports 1006 towards it.
+      if (!core_.close_seen(dir) && core_.at_frame_boundary(dir))
+        to.write({reinterpret_cast<const uint8_t*>(f.data()), f.size()}, kMarkOwnClose);
     };
     send(Direction::server_to_client, client_, frame(opcode::close, payload));
     send(Direction::client_to_server, upstream_, frame(opcode::close, payload, true, 0, kKey));
@@ -310,8 +310,8 @@ void Session::shut_down(bool close_frames) {
   lingering_ = true;
   linger_cause_ = EndCause::proxy_shutdown;
   linger_at_ms_ = now_ms() + kLingerMs;
-  client_.stop_reading();
-  upstream_.stop_reading();
+  update_reading(client_);  // both stop: nothing more is read while lingering
+  update_reading(upstream_);
   client_.shutdown();
   upstream_.shutdown();
   maybe_finish();

@@ -62,7 +62,6 @@ class Session final : public TransportHandler {
   struct Leg {
     bool eof = false;                // the peer ended its stream
     bool paused = false;             // reading stopped: the other leg is backed up
-    bool held = false;               // reading stopped: the inspector has no room
     bool reset_after_drain = false;  // pass a reset on once the queue is written
   };
   static constexpr uint32_t kMarkOwnClose = 1;  // a close frame of the proxy's own

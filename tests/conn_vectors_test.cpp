@@ -95,6 +95,10 @@ TEST(ConnScriptGrammar, ErrorsNameTheLine) {
   EXPECT_EQ(s.expected, std::vector<std::string>{"x y"});
 }
 
+const char* const kUpgradeRequest =
+    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
 // Bytes beyond what can be held while an upgrade awaits its answer are a
 // gap, reported with its range, and the client's direction is only counted.
 TEST(ConnectionCore, HeldBytesBeyondTheLimitAreAGap) {
@@ -102,9 +106,7 @@ TEST(ConnectionCore, HeldBytesBeyondTheLimitAreAGap) {
   ConnConfig cfg;
   cfg.max_held_bytes = 16;
   ConnectionInspector core(cfg, rec);
-  const std::string req =
-      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  const std::string req = kUpgradeRequest;
   std::string bytes = req + std::string(20, '\x82');
   core.feed(Direction::client_to_server,
             {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, 0);
@@ -120,9 +122,7 @@ TEST(ConnectionCore, RoomShrinksWhileHolding) {
   ConnConfig cfg;
   cfg.max_held_bytes = 100;
   ConnectionInspector core(cfg, rec);
-  const std::string req =
-      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  const std::string req = kUpgradeRequest;
   const std::string bytes = req + std::string(40, '\x82');
   core.feed(Direction::client_to_server,
             {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, 0);

@@ -31,6 +31,10 @@ bool ConnectionInspector::holding() const {
 size_t ConnectionInspector::room(Direction from) const {
   if (from == Direction::server_to_client || phase_ != Phase::http || request_opaque_ || gap_[0])
     return SIZE_MAX;
+  return held_room();
+}
+
+size_t ConnectionInspector::held_room() const {
   return cfg_.max_held_bytes - std::min(cfg_.max_held_bytes, held_.size());
 }
 
@@ -93,8 +97,7 @@ void ConnectionInspector::gap(Direction d, uint64_t from, std::string_view reaso
 // ---- HTTP phase --------------------------------------------------------------
 
 void ConnectionInspector::hold(std::span<const uint8_t> bytes) {
-  const size_t room = cfg_.max_held_bytes - std::min(cfg_.max_held_bytes, held_.size());
-  const size_t take = std::min(room, bytes.size());
+  const size_t take = std::min(held_room(), bytes.size());
   if (held_.empty() && take) held_at_ms_ = now_;
   held_.insert(held_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(take));
   if (take < bytes.size()) {

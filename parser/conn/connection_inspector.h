@@ -95,6 +95,7 @@ class ConnectionInspector final : private InspectorSink {
                         const std::vector<Finding>& response_findings);
   void report_synthesized_closes();
   bool holding() const;
+  size_t held_room() const;  // bytes held_ can still take
 
   // InspectorSink (both directions).
   void on_frame(Direction dir, const FrameHeader& h) override;

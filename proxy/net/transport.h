@@ -30,7 +30,8 @@ class TransportHandler {
   // The peer ended its stream (FIN, or for TLS close_notify), or it was
   // reset or failed (`error` is the libuv error then).
   virtual void on_end(Transport&, StreamEnd how, int error) = 0;
-  // Queued bytes were written; `mark` is the one given to write(), 0 if none.
+  // Queued bytes were written; `mark` is the one given to write(), 0 if none
+  // (also when a shutdown has been carried out).
   virtual void on_written(Transport&, uint32_t /*mark*/) {}
   // A write failed: the peer is gone.
   virtual void on_write_error(Transport&, int /*error*/) {}

@@ -194,20 +194,17 @@ class ConnVectorTest(unittest.TestCase):
                 except (EOFError, TimeoutError) as ex:
                     self.fail(f"{ex}; got {bytes(dst.buf)!r}" + ctx)
                 self.assertEqual(got, data, "relayed bytes differ" + ctx)
-            elif kind == "fin":
-                src.shutdown_write()
+            elif kind in ("fin", "reset"):
+                what = "EOF" if kind == "fin" else "reset"
+                if kind == "fin":
+                    src.shutdown_write()
+                else:
+                    src.reset()
                 try:
                     rest = dst.recv_until_eof(TIMEOUT)
                 except TimeoutError:
-                    self.fail("no EOF passed on" + ctx)
-                self.assertEqual(rest, b"", "bytes before the EOF" + ctx)
-            elif kind == "reset":
-                src.reset()
-                try:
-                    rest = dst.recv_until_eof(TIMEOUT)
-                except TimeoutError:
-                    self.fail("no reset or EOF passed on" + ctx)
-                self.assertEqual(rest, b"", "bytes before the reset" + ctx)
+                    self.fail(("no EOF" if kind == "fin" else "no reset or EOF") + " passed on" + ctx)
+                self.assertEqual(rest, b"", f"bytes before the {what}" + ctx)
         c.close()
         s.close()
         proxy.wait_conn_close(conn)
