@@ -23,8 +23,21 @@ priority (SCHED_FIFO 1, `chrt`), so that other processes of the machine
 proxied minus direct of the same round; the figure is the median of the
 rounds with their min-max range.
 
+Old against new: --baseline PATH (a second wsinspect binary, or a build
+directory holding one; also taken from the BASELINE environment variable, so
+`BASELINE=/path/to/old/wsinspect make benchmark` works) adds that binary's
+inspecting configuration ("old inspecting"), and with --baseline-relay its
+pure relay too, to every scenario, interleaved round by round with the others
+(same server, same load generator: bench/wsload of --build). Every row then
+gets a "new/old" column: the ratio of the medians with the sum of both half
+spreads, marked "slower" when every round of the new binary was below every
+round of the old one (their ranges do not overlap: slower beyond the run's
+spread), "faster" the other way round. With one round there is no spread and
+no mark.
+
 Run it with `make benchmark` (which builds the tools and installs HAProxy)
-or directly: bench/compare.py --build build-rel [--rounds 3] [--quick].
+or directly: bench/compare.py --build build-rel [--rounds 3] [--quick]
+[--baseline /path/to/old/wsinspect [--baseline-relay]].
 """
 
 import argparse
@@ -43,7 +56,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["direct", "haproxy", "relay", "inspect"]
 LABEL = {"direct": "direct", "haproxy": "HAProxy tunnel", "relay": "wsinspect --no-inspect",
-         "inspect": "wsinspect inspecting"}
+         "inspect": "wsinspect inspecting", "old-relay": "old --no-inspect", "old-inspect": "old inspecting"}
+# The baseline's configuration each new one is compared with (--baseline).
+OLD = {"inspect": "old-inspect", "relay": "old-relay"}
 LOAD_CORE, PROXY_CORE = "0", "1"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -115,9 +130,12 @@ class Process:
 
 
 class Bench:
-    def __init__(self, build, rounds, duration, quick):
+    def __init__(self, build, rounds, duration, quick, baseline=None, baseline_relay=False):
         self.wsload = str(build / "bench" / "wsload")
         self.wsinspect = str(build / "wsinspect")
+        self.baseline = baseline  # the old wsinspect binary, or None
+        self.configs = CONFIGS + ((["old-inspect"] + (["old-relay"] if baseline_relay else []))
+                                  if baseline else [])
         self.rounds = rounds
         self.duration = duration
         self.quick = quick
@@ -149,9 +167,10 @@ class Bench:
             wait_port(port)
             return p, f"127.0.0.1:{port}"
         port = free_port()
-        argv = [self.wsinspect, "proxy", "--listen", f"127.0.0.1:{port}", "--upstream", upstream,
+        binary = self.baseline if config.startswith("old-") else self.wsinspect
+        argv = [binary, "proxy", "--listen", f"127.0.0.1:{port}", "--upstream", upstream,
                 "--log-format", "json", "--log-file", "/dev/null", "--max-connections", "40000"]
-        if config == "relay":
+        if config in ("relay", "old-relay"):
             argv.append("--no-inspect")
         p = Process(pinned(PROXY_CORE, argv, self.realtime))
         wait_port(port)
@@ -196,14 +215,16 @@ class Bench:
                 proxy.stop()
             server.stop()
 
-    def interleaved(self, name, args, sample_rss=False, configs=CONFIGS, rounds=None):
+    def interleaved(self, name, args, sample_rss=False, configs=None, rounds=None):
+        configs = configs or self.configs
+        width = max([8] + [len(c) for c in configs])
         runs = {c: [] for c in configs}
         for r in range(rounds or self.rounds):
             for c in configs:
                 rep = self.measure(c, args, sample_rss)
                 runs[c].append(rep)
                 errors = rep["errors"]["total"]
-                print(f"  {name:38s} round {r + 1} {c:8s} "
+                print(f"  {name:38s} round {r + 1} {c:{width}s} "
                       f"{rep['messages_per_sec']:>12,.0f} msg/s {rep['mb_per_sec']:>9,.1f} MB/s"
                       f" p50 {rep['latency_us']['p50']:>8,.0f} us  p99 {rep['latency_us']['p99']:>8,.0f} us"
                       f"  proxy cpu {rep['proxy_cpu_s']:.2f} s  others' cpu {rep['other_cpu_s']:.2f} s"
@@ -244,6 +265,35 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 
 
+def half_spread(values):
+    """Half the min-max range, as a fraction of the median."""
+    m = med(values)
+    return (max(values) - min(values)) / 2 / m if values and m else 0.0
+
+
+def versus(new, old, more="faster", less="slower"):
+    """New against old (lists of per-round figures, higher is `more`): ratio of
+    the medians, the sum of both half spreads, and a mark when the ranges do not
+    overlap (`less`: every new round below every old one). The mark is None
+    with fewer than two rounds on either side: no spread to judge by."""
+    m_new, m_old = med(new), med(old)
+    ratio = m_new / m_old if m_old else float("nan")
+    sp = half_spread(new) + half_spread(old)
+    mark = None
+    if len(new) >= 2 and len(old) >= 2:
+        mark = ""
+        if max(new) < min(old):
+            mark = less
+        elif min(new) > max(old):
+            mark = more
+    return ratio, sp, mark
+
+
+def versus_text(v):
+    ratio, sp, mark = v
+    return f"{ratio:.2f}x ±{sp * 100:.0f}%" + (f" {mark}" if mark else "")
+
+
 def spread(values):
     if not values:
         return ""
@@ -273,13 +323,31 @@ def main():
     ap.add_argument("--latency-rounds", type=int, default=5, help="rounds of the latency section (not with --quick)")
     ap.add_argument("--no-realtime", dest="realtime", action="store_false",
                     help="latency section at normal priority even when SCHED_FIFO is possible")
+    ap.add_argument("--baseline", default=os.environ.get("BASELINE") or None, metavar="PATH",
+                    help="an older wsinspect binary (or a build directory with one) run as an extra\n"
+                         "configuration, interleaved with the others, with a new/old column\n"
+                         "(default: $BASELINE)")
+    ap.add_argument("--baseline-relay", action="store_true",
+                    help="with --baseline, also run the older binary as a pure relay")
     opts = ap.parse_args()
     if opts.quick:
         opts.rounds, opts.duration = 1, 1.5
     for tool in ("taskset", "haproxy"):
         if not shutil.which(tool):
             sys.exit(f"compare.py: {tool} not found (make benchmark installs it)")
-    b = Bench(Path(opts.build), opts.rounds, opts.duration, opts.quick)
+    baseline = None
+    if opts.baseline:
+        baseline = Path(opts.baseline)
+        if baseline.is_dir():
+            baseline = baseline / "wsinspect"
+        if not os.access(baseline, os.X_OK) or baseline.is_dir():
+            sys.exit(f"compare.py: --baseline {opts.baseline}: no wsinspect binary there")
+        baseline = str(baseline.resolve())
+    elif opts.baseline_relay:
+        sys.exit("compare.py: --baseline-relay needs --baseline")
+    b = Bench(Path(opts.build), opts.rounds, opts.duration, opts.quick, baseline, opts.baseline_relay)
+    configs = b.configs
+    versions = [(n, o) for n, o in OLD.items() if o in configs]  # new config, its old counterpart
     d = str(opts.duration)
     warm = ["--warmup", "0.5"]
     t = Table()
@@ -335,49 +403,67 @@ def main():
     t.add(f"wsinspect benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{opts.rounds} round(s) of {opts.duration:g} s, median (± half spread)")
     t.add(f"machine: {os.cpu_count()} cores, {cpu_model()}; load generator and server on core 0, proxy on core 1")
+    if baseline:
+        t.add(f"new: {Path(b.wsinspect).resolve()}; old (baseline): {baseline}")
+        t.add("new/old: ratio of the medians ± the sum of both half spreads; 'slower' when every round of the")
+        t.add("new binary was below every round of the old one (beyond the run's spread), 'faster' the other way")
+        if opts.rounds < 2:
+            t.add("(one round: no spread, so no marks and no new-against-old target)")
     t.add()
 
-    def row(name, runs, key, fmt, unit):
+    def row(name, runs, key, fmt, unit, more="faster", less="slower"):
         cells = []
-        for c in CONFIGS:
+        for c in configs:
             vals = [key(r) for r in runs[c]]
             cells.append(f"{fmt(med(vals))}{spread(vals):>5}")
         h, i, rl = (med([key(r) for r in runs[c]]) for c in ("haproxy", "inspect", "relay"))
         dct = med([key(r) for r in runs["direct"]])
         ratio = lambda a, b: a / b if b else float("nan")
         cols = " ".join(f"{ratio(i, x):>7.2f}x" if x else f"{'-':>8s}" for x in (h, dct, rl))
+        olds = {n: versus([key(r) for r in runs[n]], [key(r) for r in runs[o]], more, less) for n, o in versions}
+        cols += "".join(f"  {versus_text(v):<20s}" for v in olds.values())
         t.add(f"{name:34s} " + " ".join(f"{c:>16s}" for c in cells) + f" {cols}  {unit}")
-        return ratio(i, h), ratio(i, rl)
+        return ratio(i, h), ratio(i, rl), olds
 
-    header = f"{'':34s} " + " ".join(f"{LABEL[c][:16]:>16s}" for c in CONFIGS) + \
-        f" {'vs HAP':>8s} {'vs dir':>8s} {'vs rel':>8s}"
+    def check_old(name, olds):
+        for n, v in olds.items():
+            if v[2] is None:  # one round: nothing to judge by
+                continue
+            checks.append(("new not slower than old beyond the spread", f"{name} ({LABEL[n][10:]})",
+                           (v[2] != "slower", versus_text(v)), None))
+
+    header = f"{'':34s} " + " ".join(f"{LABEL[c][:16]:>16s}" for c in configs) + \
+        f" {'vs HAP':>8s} {'vs dir':>8s} {'vs rel':>8s}" + \
+        "".join(f"  {'new/old ' + {'inspect': 'insp', 'relay': 'relay'}[n]:<20s}" for n, _ in versions)
     checks = []
     if small:
         t.add("1. small messages: messages per second (both directions echoed)")
         t.add(header)
         for name, runs in small.items():
-            r_h, r_rel = row(name, runs, lambda r: r["messages_per_sec"], lambda v: f"{v:,.0f}", "msg/s")
+            r_h, r_rel, olds = row(name, runs, lambda r: r["messages_per_sec"], lambda v: f"{v:,.0f}", "msg/s")
             checks.append(("small msg rate >= HAProxy", name, r_h, 1.0))
             checks.append(("inspection cost < 10% (small)", name, r_rel, 0.9))
+            check_old(name, olds)
         t.add()
         t.add("   proxy CPU, % of one core over the whole run (connects and warmup included)")
         t.add(header)
         for name, runs in small.items():
             row(name, runs, lambda r: r["proxy_cpu_s"] / r["wall_s"] * 100,
-                lambda v: f"{v:.0f}%", "cpu")
+                lambda v: f"{v:.0f}%", "cpu", more="more cpu", less="less cpu")
         t.add()
     if large:
         t.add("2. large messages: MB/s of payload")
         t.add(header)
         for name, runs in large.items():
-            r_h, r_rel = row(name, runs, lambda r: r["mb_per_sec"], lambda v: f"{v:,.0f}", "MB/s")
+            r_h, r_rel, olds = row(name, runs, lambda r: r["mb_per_sec"], lambda v: f"{v:,.0f}", "MB/s")
             checks.append(("large msg throughput >= 0.9x HAProxy", name, r_h, 0.9))
             checks.append(("inspection cost < 10% (large)", name, r_rel, 0.9))
+            check_old(name, olds)
         t.add()
     if latency:
         t.add("3. latency at fixed rates, 512 B text echoed, open loop: µs, median of the rounds [min-max];")
         t.add("   added = proxied minus direct of the same round")
-        others = [r["other_cpu_s"] / r["wall_s"] for _, runs in latency.values() for c in CONFIGS for r in runs[c]]
+        others = [r["other_cpu_s"] / r["wall_s"] for _, runs in latency.values() for c in configs for r in runs[c]]
         t.add(f"   {lat_rounds} round(s) of {opts.duration:g} s; load generator, server and proxy "
               f"{'at SCHED_FIFO 1' if lat_realtime else 'at normal priority'}; other processes used "
               f"{med(others) * 100:.0f}% (up to {max(others) * 100:.0f}%) of a core meanwhile")
@@ -392,7 +478,7 @@ def main():
             t.add(f"   {name}")
             t.add(f"     {'':24s} {'p50':>6s} {'p99':>7s} {'p99.9':>7s} {'send lag p99':>12s}"
                   f"   {'added p50':<20s} {'added p99':<20s}")
-            for c in CONFIGS:
+            for c in configs:
                 lat = lambda k: [r["latency_us"][k] for r in runs[c]]
                 behind = sum(not ok(r) for r in runs[c])
                 line = (f"     {LABEL[c]:24s} {med(lat('p50')):>6,.0f} {med(lat('p99')):>7,.0f} "
@@ -409,8 +495,28 @@ def main():
                     line += f"  generator behind schedule in {behind} round(s)"
                 t.add(line)
             # inspecting against HAProxy, round by round (the direct run cancels out)
-            good = [k for k in range(len(runs["direct"])) if all(ok(runs[c][k]) for c in CONFIGS)]
+            good = [k for k in range(len(runs["direct"])) if all(ok(runs[c][k]) for c in configs)]
             at = lambda c, k, q: runs[c][k]["latency_us"][q]
+            for n, o in versions:
+                # Added latency of the new binary minus the old one's, round by
+                # round; 'slower' when every new round added more than every old one.
+                parts = []
+                for q in ("p50", "p99"):
+                    a_new = [at(n, k, q) - at("direct", k, q) for k in good]
+                    a_old = [at(o, k, q) - at("direct", k, q) for k in good]
+                    diff = [x - y for x, y in zip(a_new, a_old)]
+                    mark = None
+                    if len(good) >= 2:
+                        mark = " slower" if min(a_new) > max(a_old) else " faster" if max(a_new) < min(a_old) else ""
+                    if diff:
+                        parts.append(f"added {q} new-old {med(diff):+,.0f} [{min(diff):+,.0f}..{max(diff):+,.0f}]"
+                                     f"{mark or ''}")
+                    if diff and mark is not None:
+                        checks.append(("new not slower than old beyond the spread",
+                                       f"{name} added {q} ({LABEL[n][10:]})",
+                                       (mark != " slower", f"{med(diff):+,.0f} µs"), None))
+                if parts:
+                    t.add(f"     {'new vs old ' + LABEL[n][10:]:24s} " + "   ".join(parts))
             d50 = [at("inspect", k, "p50") - at("haproxy", k, "p50") for k in good]
             checks.append(("added p50 <= HAProxy's + 10 µs", name, med(d50), None))
             a99 = {c: med([at(c, k, "p99") - at("direct", k, "p99") for k in good])
@@ -420,7 +526,7 @@ def main():
     if scale:
         t.add("4. connection scale: handshakes/s; proxy RSS per connection (linear fit over the counts)")
         counts = list(scale)
-        for c in CONFIGS:
+        for c in configs:
             hs = " ".join(f"{n}: {med([r['handshakes_per_sec'] for r in scale[n][c]]):>8,.0f}/s" for n in counts)
             line = f"   {LABEL[c]:24s} {hs}"
             if c != "direct":
@@ -431,10 +537,20 @@ def main():
                 if c == "inspect":
                     checks.append(("< 2 KiB per idle connection", "wsinspect", slope, None))
             t.add(line)
+        hs = lambda n, c: [r["handshakes_per_sec"] for r in scale[n][c]]
+        for n in counts:
+            checks.append(("handshake rate inspecting >= HAProxy", f"{n} connections",
+                           med(hs(n, "inspect")) / med(hs(n, "haproxy")), 1.0))
+        for n_cfg, o_cfg in versions:
+            vs = [(n, versus(hs(n, n_cfg), hs(n, o_cfg))) for n in counts]
+            t.add(f"   {'new/old ' + LABEL[n_cfg][10:]:24s} " +
+                  "  ".join(f"{n}: {versus_text(v):<18s}" for n, v in vs))
+            for n, v in vs:
+                check_old(f"handshakes, {n} connections", {n_cfg: v})
         t.add()
     if large:
         t.add("5. CPU seconds per GB relayed (large messages, median over scenarios)")
-        for c in ("haproxy", "relay", "inspect"):
+        for c in [c for c in configs if c not in ("direct",)]:
             per_gb = []
             for runs in large.values():
                 for r in runs[c]:
@@ -448,7 +564,9 @@ def main():
     for what, name, value, need in checks:
         if value != value:  # NaN: not measurable in this run
             continue
-        if what == "added p50 <= HAProxy's + 10 µs":
+        if isinstance(value, tuple):  # judged where it was measured: (met, shown)
+            ok, shown = value
+        elif what == "added p50 <= HAProxy's + 10 µs":
             ok = value <= 10
             shown = f"{value:+.0f} µs"
         elif what == "added p99 <= 1.5x HAProxy's":
