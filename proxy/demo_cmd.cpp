@@ -13,6 +13,7 @@
 #include "proxy/commands.h"
 #include "proxy/config.h"
 #include "proxy/frame_writer.h"
+#include "proxy/net/tcp_transport.h"
 #include "proxy/proxy_server.h"
 
 namespace wsi {
@@ -21,32 +22,56 @@ namespace {
 constexpr uint8_t kKey[4] = {0x37, 0xfa, 0x21, 0x3d};
 constexpr uint64_t kStepMs = 150;
 
-class DemoClient {
+// A scripted WebSocket client, writing through the same transport and write
+// queue as the proxy.
+class DemoClient final : public TransportHandler {
  public:
   // `script`: byte strings sent one per step; `abrupt`: end by closing TCP
   // instead of answering the server's close frame.
   DemoClient(uv_loop_t* loop, const sockaddr* proxy, std::vector<std::string> script, bool abrupt,
              std::function<void()> done)
-      : script_(std::move(script)), abrupt_(abrupt), done_(std::move(done)) {
-    uv_tcp_init(loop, &tcp_);
+      : t_(loop, {read_buf_, sizeof read_buf_}, *this),
+        script_(std::move(script)),
+        abrupt_(abrupt),
+        done_(std::move(done)) {
     uv_timer_init(loop, &timer_);
-    tcp_.data = timer_.data = connect_.data = this;
-    uv_tcp_connect(&connect_, &tcp_, proxy, [](uv_connect_t* req, int status) {
-      auto* self = static_cast<DemoClient*>(req->data);
-      if (status < 0) return self->finish();
-      uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), on_alloc, on_read);
-      self->send(
-          "GET /demo HTTP/1.1\r\nHost: wsinspect-demo\r\nUpgrade: websocket\r\n"
-          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-          "Sec-WebSocket-Version: 13\r\n\r\n");
-      self->schedule();
-    });
+    timer_.data = this;
+    t_.init();
+    int error = 0;
+    if (!t_.connect(proxy, error)) finish();
   }
 
-  // FrameDecoder handler: answer the server's close frame.
-  void on_frame_header(const FrameHeader& h) {
-    if (h.opcode == opcode::close) close_frame_ = true;
+  // TransportHandler.
+  void on_connected(Transport&, int status) override {
+    if (status < 0) return finish();
+    t_.start_reading();
+    send(
+        "GET /demo HTTP/1.1\r\nHost: wsinspect-demo\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n");
+    schedule();
   }
+  void on_read(Transport&, std::span<const uint8_t> bytes) override {
+    const uint8_t* p = bytes.data();
+    size_t n = bytes.size();
+    if (!upgraded_) {
+      // Skip the 101 response head; frames follow it.
+      head_.append(reinterpret_cast<const char*>(p), n);
+      const size_t end = head_.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      upgraded_ = true;
+      const size_t used = n - (head_.size() - (end + 4));
+      p += used;
+      n -= used;
+    }
+    decoder_.feed(p, n, *this);
+  }
+  void on_end(Transport&, StreamEnd, int) override { finish(); }
+  void on_write_error(Transport&, int) override { finish(); }
+  void on_closed(Transport&) override { done_(); }
+
+  // FrameDecoder handler: answer the server's close frame.
+  void on_frame_header(const FrameHeader&) {}
   void on_frame_payload(const FrameHeader& h, const uint8_t* p, size_t n, uint64_t at) {
     if (h.opcode == opcode::close)
       for (size_t i = 0; i < n && at + i < 2; ++i) close_code_ = (close_code_ << 8) | p[i];
@@ -60,36 +85,9 @@ class DemoClient {
   }
 
  private:
-  static void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
-    static char storage[16 * 1024];
-    *buf = uv_buf_init(storage, sizeof storage);
-  }
-  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-    auto* self = static_cast<DemoClient*>(s->data);
-    if (nread < 0) return self->finish();
-    const uint8_t* p = reinterpret_cast<const uint8_t*>(buf->base);
-    size_t n = static_cast<size_t>(nread);
-    if (!self->upgraded_) {
-      // Skip the 101 response head; frames follow it.
-      self->head_.append(buf->base, n);
-      const size_t end = self->head_.find("\r\n\r\n");
-      if (end == std::string::npos) return;
-      self->upgraded_ = true;
-      const size_t used = n - (self->head_.size() - (end + 4));
-      p += used;
-      n -= used;
-    }
-    self->decoder_.feed(p, n, *self);
-  }
-
-  void send(std::string bytes) {
+  void send(const std::string& bytes) {
     if (finished_) return;
-    auto* w = new std::pair<uv_write_t, std::string>();
-    w->second = std::move(bytes);
-    uv_buf_t b = uv_buf_init(w->second.data(), static_cast<unsigned>(w->second.size()));
-    uv_write(&w->first, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1, [](uv_write_t* r, int) {
-      delete reinterpret_cast<std::pair<uv_write_t, std::string>*>(r);
-    });
+    if (!t_.write({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()})) finish();
   }
 
   void schedule() {
@@ -111,20 +109,16 @@ class DemoClient {
     if (finished_) return;
     finished_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
-      auto* self = static_cast<DemoClient*>(h->data);
-      self->done_();
-    });
+    t_.close(false);
   }
 
-  uv_tcp_t tcp_;
+  char read_buf_[16 * 1024];
+  TcpTransport t_;
   uv_timer_t timer_;
-  uv_connect_t connect_;
   std::vector<std::string> script_;
   size_t next_ = 0;
   bool abrupt_;
   bool upgraded_ = false;
-  bool close_frame_ = false;
   bool finished_ = false;
   uint32_t close_code_ = 0;
   std::string head_;
