@@ -661,6 +661,31 @@ Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& reques
   return n;
 }
 
+// --- a stream that is not HTTP -------------------------------------------------
+
+Finding malformed_http_finding(bool client, const HttpError& e, std::string_view stream_start,
+                               const HandshakeRequest& request) {
+  Rule rule = client ? Rule::request_malformed : Rule::response_malformed;
+  std::string detail = e.name + ": ";
+  append_escaped(detail, e.reason);
+  // Bytes that never began an HTTP response: frames, TLS, another protocol.
+  // Only bytes up to the offending one are quoted, whatever the pieces.
+  const std::string_view known = stream_start.substr(
+      0, static_cast<size_t>(std::min<uint64_t>(e.offset + 1, stream_start.size())));
+  std::string_view start = known;
+  while (!start.empty() && (start.front() == '\r' || start.front() == '\n')) start.remove_prefix(1);
+  const std::string_view http = "HTTP/";
+  if (!client && request.attempts_websocket &&
+      start.substr(0, http.size()) != http.substr(0, std::min(http.size(), start.size()))) {
+    rule = Rule::response_data_before_upgrade;
+    detail = "the server's stream begins with " + hex_bytes(known) + ", not \"HTTP/\"";
+    if (start.front() == 0x16) {
+      detail += " (0x16 opens a TLS record: one hop speaks TLS where the next expects HTTP)";
+    }
+  }
+  return {rule, std::move(detail), e.offset};
+}
+
 // --- HandshakeAnalyzer ----------------------------------------------------------
 
 HandshakeAnalyzer::HandshakeAnalyzer(HttpLimits limits)
@@ -687,8 +712,8 @@ HandshakeFeedResult HandshakeAnalyzer::step(bool client, std::span<const uint8_t
   if (status != HandshakeStatus::need_more) return {status, 0};
   HttpParser& parser = client ? request_parser_ : response_parser_;
   if (!client) {
-    constexpr size_t kKeep = 8;
-    const size_t take = std::min(piece.size(), kKeep - std::min(kKeep, response_start_.size()));
+    const size_t take = std::min(
+        piece.size(), kStreamStartBytes - std::min(kStreamStartBytes, response_start_.size()));
     response_start_.append(reinterpret_cast<const char*>(piece.data()), take);
   }
 
@@ -717,29 +742,8 @@ HandshakeFeedResult HandshakeAnalyzer::step(bool client, std::span<const uint8_t
         status = HandshakeStatus::done;
         return {status, used};
       case HttpEvent::error: {
-        const HttpError& e = parser.error();
-        Rule rule = client ? Rule::request_malformed : Rule::response_malformed;
-        std::string detail = e.name + ": ";
-        append_escaped(detail, e.reason);
-        // Bytes that never began an HTTP response: frames, TLS, another protocol.
-        // Only bytes up to the offending one are quoted, whatever the pieces.
-        const std::string_view known = std::string_view(response_start_)
-                                           .substr(0, static_cast<size_t>(std::min<uint64_t>(
-                                                          e.offset + 1, response_start_.size())));
-        std::string_view start = known;
-        while (!start.empty() && (start.front() == '\r' || start.front() == '\n')) {
-          start.remove_prefix(1);
-        }
-        const std::string_view http = "HTTP/";
-        if (!client && request_.attempts_websocket &&
-            start.substr(0, http.size()) != http.substr(0, std::min(http.size(), start.size()))) {
-          rule = Rule::response_data_before_upgrade;
-          detail = "the server's stream begins with " + hex_bytes(known) + ", not \"HTTP/\"";
-          if (start.front() == 0x16) {
-            detail += " (0x16 opens a TLS record: one hop speaks TLS where the next expects HTTP)";
-          }
-        }
-        findings_.push_back({rule, std::move(detail), e.offset});
+        findings_.push_back(
+            malformed_http_finding(client, parser.error(), response_start_, request_));
         status = HandshakeStatus::malformed;
         return {status, used};
       }

@@ -105,6 +105,15 @@ HandshakeRequest analyze_request(const HttpHead& head, std::vector<Finding>& fin
 Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& request,
                             std::vector<Finding>& findings);
 
+// The finding for a stream that stopped parsing as HTTP (`e`): request- or
+// response-malformed, or, for a server's stream answering a WebSocket
+// request that does not begin with "HTTP/", response-data-before-upgrade
+// (saying so when it opens a TLS record). `stream_start`: the first bytes of
+// that stream (kStreamStartBytes are enough).
+inline constexpr size_t kStreamStartBytes = 8;
+Finding malformed_http_finding(bool client, const HttpError& e, std::string_view stream_start,
+                               const HandshakeRequest& request);
+
 enum class HandshakeStatus : uint8_t {
   need_more,  // every byte so far belongs to the message: feed more
   done,       // the message ended; bytes after `consumed` follow it (after a 101

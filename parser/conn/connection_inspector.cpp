@@ -175,6 +175,9 @@ void ConnectionInspector::on_request_head(HttpParser& parser) {
 void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
   if (response_opaque_) return;
   response_started_ = true;
+  if (response_start_.size() < kStreamStartBytes)
+    response_start_.append(reinterpret_cast<const char*>(rest.data()),
+                           std::min(rest.size(), kStreamStartBytes - response_start_.size()));
   if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
   for (;;) {
     const HttpFeedResult r = response_parser_->feed(rest);
@@ -199,6 +202,14 @@ void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
         response_opaque_ = true;
         if (cfg_.inspect)
           sink_.on_http_error(ctx(), {Direction::server_to_client, response_parser_->error()});
+        // The upgrade that awaited this response fails on it: say how.
+        if (!requests_.empty() && requests_.front().websocket) {
+          const PendingRequest req = std::move(requests_.front());
+          requests_.pop_front();
+          report_handshake(req, nullptr, nullptr,
+                           {malformed_http_finding(false, response_parser_->error(),
+                                                   response_start_, req.request)});
+        }
         return;
     }
   }

@@ -132,6 +132,7 @@ class ConnectionInspector final : private InspectorSink {
   bool request_opaque_ = false;   // the client's stream stopped parsing as HTTP
   bool response_opaque_ = false;  // the server's stream stopped parsing as HTTP
   bool response_started_ = false;
+  std::string response_start_;     // the server's first bytes, for malformed_http_finding
   bool awaiting_upgrade_ = false;  // the request parser stopped at an upgrade request
   std::vector<uint8_t> held_;      // client bytes not yet parsed, in order
   uint64_t held_at_ms_ = 0;        // when the first of them arrived
