@@ -20,12 +20,19 @@ ConnectionInspector::ConnectionInspector(const ConnConfig& cfg, ConnSink& sink, 
 ConnectionInspector::~ConnectionInspector() = default;
 
 const StreamInspector* ConnectionInspector::inspector(Direction d) const {
-  const auto& i = insp_[dir_index(d)];
-  return i ? &*i : nullptr;
+  return std::get_if<StreamInspector>(&frames_[dir_index(d)]);
+}
+
+size_t ConnectionInspector::pending() const {
+  return requests_ ? requests_->size() : 0;
+}
+
+void ConnectionInspector::finish_frames(size_t i) {
+  if (auto* insp = std::get_if<StreamInspector>(&frames_[i])) insp->finish();
 }
 
 bool ConnectionInspector::holding() const {
-  return awaiting_upgrade_ || requests_.size() >= cfg_.max_pending_requests;
+  return awaiting_upgrade_ || pending() >= cfg_.max_pending_requests;
 }
 
 size_t ConnectionInspector::room(Direction from) const {
@@ -41,8 +48,9 @@ size_t ConnectionInspector::held_room() const {
 bool ConnectionInspector::at_frame_boundary(Direction dir) const {
   const size_t i = dir_index(dir);
   if (phase_ != Phase::websocket || gap_[i]) return false;
-  if (insp_[i]) return !insp_[i]->mid_frame();
-  return track_[i] && !track_[i]->decoder.mid_frame();
+  if (const auto* insp = std::get_if<StreamInspector>(&frames_[i])) return !insp->mid_frame();
+  const auto* track = std::get_if<BoundaryTracker>(&frames_[i]);
+  return track && !track->decoder.mid_frame();
 }
 
 // ---- input -----------------------------------------------------------------
@@ -66,10 +74,10 @@ void ConnectionInspector::feed(Direction from, std::span<const uint8_t> bytes, u
 
 void ConnectionInspector::feed_frames(Direction d, std::span<const uint8_t> bytes) {
   const size_t i = dir_index(d);
-  if (insp_[i])
-    insp_[i]->feed(bytes);
-  else if (track_[i])
-    track_[i]->decoder.feed(bytes.data(), bytes.size(), *track_[i]);
+  if (auto* insp = std::get_if<StreamInspector>(&frames_[i]))
+    insp->feed(bytes);
+  else if (auto* track = std::get_if<BoundaryTracker>(&frames_[i]))
+    track->decoder.feed(bytes.data(), bytes.size(), *track);
 }
 
 void ConnectionInspector::end_stream(Direction from, StreamEnd how, uint64_t now_ms) {
@@ -86,7 +94,7 @@ void ConnectionInspector::end_stream(Direction from, StreamEnd how, uint64_t now
   }
   if (ended_[i]) return;
   ended_[i] = true;
-  if (phase_ == Phase::websocket && !gap_[i] && insp_[i]) insp_[i]->finish();
+  if (phase_ == Phase::websocket && !gap_[i]) finish_frames(i);
 }
 
 void ConnectionInspector::gap(Direction d, uint64_t from, std::string_view reason) {
@@ -169,7 +177,8 @@ void ConnectionInspector::on_request_head(HttpParser& parser) {
   if (req.websocket && cfg_.inspect) req.headers = head.headers;
   if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
   response_parser_->expect_response_to(head.method);
-  requests_.push_back(std::move(req));
+  if (!requests_) requests_ = std::make_unique<std::deque<PendingRequest>>();
+  requests_->push_back(std::move(req));
 }
 
 void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
@@ -203,9 +212,9 @@ void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
         if (cfg_.inspect)
           sink_.on_http_error(ctx(), {Direction::server_to_client, response_parser_->error()});
         // The upgrade that awaited this response fails on it: say how.
-        if (!requests_.empty() && requests_.front().websocket) {
-          const PendingRequest req = std::move(requests_.front());
-          requests_.pop_front();
+        if (pending() && requests_->front().websocket) {
+          const PendingRequest req = std::move(requests_->front());
+          requests_->pop_front();
           report_handshake(req, nullptr, nullptr,
                            {malformed_http_finding(false, response_parser_->error(),
                                                    response_start_, req.request)});
@@ -217,14 +226,15 @@ void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
 
 void ConnectionInspector::on_response_head(const HttpHead& head) {
   if (head.status >= 100 && head.status < 200 && head.status != 101) return;  // interim
-  if (requests_.empty()) {
+  if (!pending()) {
     // A response nobody asked for: report it once, keep relaying.
     PendingRequest none;
     none.method = "?";
-    requests_.push_back(std::move(none));
+    if (!requests_) requests_ = std::make_unique<std::deque<PendingRequest>>();
+    requests_->push_back(std::move(none));
   }
-  PendingRequest req = std::move(requests_.front());
-  requests_.pop_front();
+  PendingRequest req = std::move(requests_->front());
+  requests_->pop_front();
 
   if (req.websocket) {
     std::vector<Finding> response_findings;
@@ -242,12 +252,12 @@ void ConnectionInspector::on_response_head(const HttpHead& head) {
           base.want_payload = cfg_.preview > 0;
           if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
           base.sender = Sender::client;
-          insp_[0].emplace(base, static_cast<InspectorSink&>(*this));
+          frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
           base.sender = Sender::server;
-          insp_[1].emplace(base, static_cast<InspectorSink&>(*this));
+          frames_[1].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
         } else {
-          track_[0].emplace();
-          track_[1].emplace();
+          frames_[0].emplace<BoundaryTracker>();
+          frames_[1].emplace<BoundaryTracker>();
         }
       }
       return;
@@ -268,7 +278,7 @@ void ConnectionInspector::switch_to_websocket(std::span<const uint8_t> first_ser
   awaiting_upgrade_ = false;
   request_parser_.reset();
   response_parser_.reset();
-  std::deque<PendingRequest>().swap(requests_);  // frees its memory
+  requests_.reset();
   // Wire order: the held client bytes were received before this read of
   // the server's, so the server may already be answering them.
   std::vector<uint8_t> held;
@@ -282,7 +292,7 @@ void ConnectionInspector::switch_to_websocket(std::span<const uint8_t> first_ser
   }
   // A client that ended its stream while its bytes were held ended it
   // before these server bytes arrived.
-  if (ended_[0] && insp_[0]) insp_[0]->finish();
+  if (ended_[0]) finish_frames(0);
   if (!first_server_bytes.empty()) feed_frames(Direction::server_to_client, first_server_bytes);
 }
 
@@ -357,20 +367,21 @@ void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
   if (finished_) return;
   now_ = std::max(now_, now_ms);
   if (cause != EndCause::none) end_cause_ = cause;
-  for (const PendingRequest& req : requests_) {
-    if (!cfg_.inspect) break;
+  for (size_t k = 0; k < pending() && cfg_.inspect; ++k) {
+    const PendingRequest& req = (*requests_)[k];
     if (req.websocket)
       report_handshake(req, nullptr, nullptr, {});
     else
       sink_.on_http(ctx(), {req.method, req.request.path, 0});
   }
-  requests_.clear();
+  requests_.reset();
   report_synthesized_closes();
   finished_ = true;
   ConnCloseEvent e{now_ - std::min(now_, start_ms_), end_cause_, upgraded_, {}};
   for (size_t i = 0; i < 2; ++i) {
     e.dir[i].bytes = bytes_[i];
-    e.dir[i].stats = insp_[i] ? &insp_[i]->stats() : nullptr;
+    const StreamInspector* insp = std::get_if<StreamInspector>(&frames_[i]);
+    e.dir[i].stats = insp ? &insp->stats() : nullptr;
   }
   sink_.on_conn_close(ctx(), e);
 }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "parser/conn/close_attribution.h"
@@ -95,7 +96,9 @@ class ConnectionInspector final : private InspectorSink {
                         const std::vector<Finding>& response_findings);
   void report_synthesized_closes();
   bool holding() const;
-  size_t held_room() const;  // bytes held_ can still take
+  size_t pending() const;        // requests awaiting their answer
+  void finish_frames(size_t i);  // the stream ended: flags a frame cut short
+  size_t held_room() const;      // bytes held_ can still take
 
   // InspectorSink (both directions).
   void on_frame(Direction dir, const FrameHeader& h) override;
@@ -136,12 +139,14 @@ class ConnectionInspector final : private InspectorSink {
   bool awaiting_upgrade_ = false;  // the request parser stopped at an upgrade request
   std::vector<uint8_t> held_;      // client bytes not yet parsed, in order
   uint64_t held_at_ms_ = 0;        // when the first of them arrived
-  std::deque<PendingRequest> requests_;
+  // Allocated at the first request head, freed at the switch to frames.
+  std::unique_ptr<std::deque<PendingRequest>> requests_;
   bool upgraded_ = false;
 
   // WebSocket phase.
-  std::optional<StreamInspector> insp_[2];
-  std::optional<BoundaryTracker> track_[2];
+  // Per direction: nothing before the upgrade, then an inspector, or (with
+  // inspect = false) only a frame-boundary tracker.
+  std::variant<std::monostate, StreamInspector, BoundaryTracker> frames_[2];
   CloseAttribution attribution_;
   bool own_close_[2] = {false, false};
   std::unique_ptr<std::string[]> preview_;  // one buffer per direction, with cfg.preview

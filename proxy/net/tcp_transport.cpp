@@ -31,14 +31,19 @@ void TcpTransport::set_nodelay() {
   uv_tcp_nodelay(&tcp_, 1);
 }
 
+// Connect and shutdown requests live only while they are in flight: an
+// established connection holds neither.
 bool TcpTransport::connect(const sockaddr* addr, int& error) {
-  connect_req_.data = this;
-  error = uv_tcp_connect(&connect_req_, &tcp_, addr, on_connect_cb);
+  auto* req = new uv_connect_t;
+  req->data = this;
+  error = uv_tcp_connect(req, &tcp_, addr, on_connect_cb);
+  if (error != 0) delete req;
   return error == 0;
 }
 
 void TcpTransport::on_connect_cb(uv_connect_t* req, int status) {
   auto* t = static_cast<TcpTransport*>(req->data);
+  delete req;
   if (status == UV_ECANCELED) return;  // closing: on_closed follows
   t->handler_.on_connected(*t, status);
 }
@@ -135,12 +140,14 @@ void TcpTransport::on_write_cb(uv_write_t* req, int status) {
 void TcpTransport::shutdown() {
   if (!open_ || shutdown_sent_) return;
   shutdown_sent_ = true;
-  shutdown_req_.data = this;
-  uv_shutdown(&shutdown_req_, stream(), on_shutdown_cb);
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, stream(), on_shutdown_cb) != 0) delete req;
 }
 
 void TcpTransport::on_shutdown_cb(uv_shutdown_t* req, int status) {
   auto* t = static_cast<TcpTransport*>(req->data);
+  delete req;
   if (status == UV_ECANCELED) return;
   t->handler_.on_written(*t, 0);
 }

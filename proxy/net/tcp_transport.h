@@ -59,8 +59,6 @@ class TcpTransport final : public Transport {
   ReadBuffer buf_;
   TransportHandler& handler_;
   uv_tcp_t tcp_;
-  uv_connect_t connect_req_;
-  uv_shutdown_t shutdown_req_;
   uint64_t queued_ = 0;
   bool open_ = false;  // init done, close not yet called
   bool reading_ = false;
