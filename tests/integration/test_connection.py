@@ -171,6 +171,29 @@ class ShutdownCloseFrameTest(ConnTestCase):
         self.assertEqual(sent, [C2S], ctx)
         self.assertIn((S2C, 1006), [(e["dir"], e["code"]) for e in synth], ctx)
 
+    def test_close_frame_stuck_behind_a_backlog_is_not_logged_as_sent(self):
+        """Defect 3, second half: the server reads nothing, so the proxy's
+        queue towards it never drains; the close 1001 queued behind it at the
+        end of the drain is never written, so it is not logged as sent, and
+        the server's side is reported as 1006."""
+        up, proxy = self.start("--drain-timeout", "300ms", "--shutdown-close-frames", log_level="info")
+        c, s, conn = self.upgrade(proxy, up)
+        s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        c.sock.settimeout(2.0)
+        frame = build_frame(OP_BINARY, b"q" * 65536, mask=K)
+        try:
+            for _ in range(400):  # until the proxy stops reading the client
+                c.sock.sendall(frame)
+        except (socket.timeout, OSError):
+            pass
+        proxy.proc.send_signal(signal.SIGTERM)
+        proxy.wait_exit(15)
+        ctx = "\n" + proxy.describe()
+        synth = [e for e in proxy.of_conn(conn, "close") if e.get("synthesized")]
+        self.assertNotIn(C2S, [e["dir"] for e in synth if e.get("sent_by") == "wsinspect"], ctx)
+        self.assertIn((C2S, 1006), [(e["dir"], e["code"]) for e in synth], ctx)
+        self.assertIn(S2C, [e["dir"] for e in synth if e.get("sent_by") == "wsinspect"], ctx)
+
 
 class ResetAfterDataTest(ConnTestCase):
     def test_reset_right_after_data_is_passed_on_as_a_reset(self):
