@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "parser/conn/connection_inspector.h"
 #include "parser/handshake.h"
 #include "parser/http_parser.h"
 #include "parser/rules.h"
@@ -343,6 +344,64 @@ TEST_P(HandshakeVectorTest, MatchesExpectations) {
   }
   if (auto s = field("response-events")) {
     EXPECT_EQ(http_events(HttpMode::response, {bytes_of(v.response)}, &methods), *s);
+  }
+}
+
+// The connection core sees the same exchange: a request, its response, both
+// streams ended. Its first handshake event carries the vector's findings and
+// negotiated values; a request that does not parse is its http_error event
+// (rule request-malformed), since no handshake exists to carry it.
+class FirstHandshake final : public ConnSink {
+ public:
+  void on_handshake(const EventContext&, const HandshakeEvent& e) override {
+    if (seen) return;
+    seen = true;
+    request = e.request;
+    if (e.negotiated) negotiated = *e.negotiated;
+    for (const auto* list : {&e.request_findings, &e.response_findings})
+      for (const Finding& f : *list)
+        expect.push_back(rule_id(f.rule) + " @" + std::to_string(f.offset));
+  }
+  void on_http_error(const EventContext&, const HttpErrorEvent& e) override {
+    if (e.dir == Direction::client_to_server && !seen)
+      expect.push_back("request-malformed @" + std::to_string(e.error.offset));
+  }
+  bool seen = false;
+  HandshakeRequest request;
+  Negotiated negotiated;
+  std::vector<std::string> expect;
+};
+
+TEST_P(HandshakeVectorTest, ConnectionCoreAgrees) {
+  const HandshakeVector& v = GetParam();
+  FirstHandshake sink;
+  ConnConfig cfg;
+  ConnectionInspector core(cfg, sink);
+  core.feed(Direction::client_to_server, bytes_of(v.request), 0);
+  core.feed(Direction::server_to_client, bytes_of(v.response), 0);
+  core.end_stream(Direction::client_to_server, StreamEnd::fin, 0);
+  core.end_stream(Direction::server_to_client, StreamEnd::fin, 0);
+  core.finish(EndCause::none, 0);
+  EXPECT_EQ(sink.expect, v.expect);
+  if (!sink.seen) return;  // plain HTTP: no handshake to compare
+  auto field = [&](const std::string& key) -> const std::string* {
+    auto it = v.fields.find(key);
+    return it == v.fields.end() ? nullptr : &it->second;
+  };
+  if (auto f = field("status")) {
+    EXPECT_EQ(std::to_string(sink.negotiated.status), *f);
+  }
+  if (auto f = field("path")) {
+    EXPECT_EQ(sink.request.path, *f);
+  }
+  if (auto f = field("subprotocol")) {
+    EXPECT_EQ(sink.negotiated.subprotocol, *f);
+  }
+  if (auto f = field("deflate")) {
+    EXPECT_EQ(render_deflate(sink.negotiated), *f);
+  }
+  if (auto f = field("upgrade")) {
+    EXPECT_EQ(sink.request.is_websocket_upgrade, *f == "yes");
   }
 }
 
