@@ -86,7 +86,8 @@ struct Run {
 template <class Cut>
 Run replay(const wsi::fuzz::ConnInput& in, Cut cut, bool bytewise) {
   Tee tee;
-  wsi::ConnectionInspector core(wsi::fuzz::conn_config(in.options), tee);
+  const wsi::ConnConfig cfg = wsi::fuzz::conn_config(in.options);
+  wsi::ConnectionInspector core(cfg, tee);
   wsi::replay_conn_script(in.script, core, cut, bytewise);
   return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}};
 }

@@ -1,6 +1,7 @@
 #include "parser/conn/connection_inspector.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace wsi {
 
@@ -184,9 +185,11 @@ void ConnectionInspector::on_request_head(HttpParser& parser) {
 void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
   if (response_opaque_) return;
   response_started_ = true;
-  if (response_start_.size() < kStreamStartBytes)
-    response_start_.append(reinterpret_cast<const char*>(rest.data()),
-                           std::min(rest.size(), kStreamStartBytes - response_start_.size()));
+  if (response_start_len_ < kStreamStartBytes) {
+    const size_t take = std::min(rest.size(), kStreamStartBytes - response_start_len_);
+    std::memcpy(response_start_ + response_start_len_, rest.data(), take);
+    response_start_len_ += static_cast<uint8_t>(take);
+  }
   if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
   for (;;) {
     const HttpFeedResult r = response_parser_->feed(rest);
@@ -215,9 +218,10 @@ void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
         if (pending() && requests_->front().websocket) {
           const PendingRequest req = std::move(requests_->front());
           requests_->pop_front();
-          report_handshake(req, nullptr, nullptr,
-                           {malformed_http_finding(false, response_parser_->error(),
-                                                   response_start_, req.request)});
+          report_handshake(
+              req, nullptr, nullptr,
+              {malformed_http_finding(false, response_parser_->error(),
+                                      {response_start_, response_start_len_}, req.request)});
         }
         return;
     }

@@ -45,8 +45,11 @@ struct ConnConfig {
 
 class ConnectionInspector final : private InspectorSink {
  public:
+  // `cfg` is kept by reference: it outlives the inspector (the proxy's
+  // connections share one).
   ConnectionInspector(const ConnConfig& cfg, ConnSink& sink, uint64_t conn_id = 0,
                       uint64_t start_ms = 0);
+  ConnectionInspector(const ConnConfig&&, ConnSink&, uint64_t = 0, uint64_t = 0) = delete;
   ~ConnectionInspector() override;
   ConnectionInspector(const ConnectionInspector&) = delete;
   ConnectionInspector& operator=(const ConnectionInspector&) = delete;
@@ -116,7 +119,7 @@ class ConnectionInspector final : private InspectorSink {
     void on_frame_end(const FrameHeader&) {}
   };
 
-  ConnConfig cfg_;
+  const ConnConfig& cfg_;
   ConnSink& sink_;
   uint64_t id_;
   uint64_t start_ms_;
@@ -135,7 +138,9 @@ class ConnectionInspector final : private InspectorSink {
   bool request_opaque_ = false;   // the client's stream stopped parsing as HTTP
   bool response_opaque_ = false;  // the server's stream stopped parsing as HTTP
   bool response_started_ = false;
-  std::string response_start_;     // the server's first bytes, for malformed_http_finding
+  // The server's first bytes, for malformed_http_finding.
+  char response_start_[kStreamStartBytes];
+  uint8_t response_start_len_ = 0;
   bool awaiting_upgrade_ = false;  // the request parser stopped at an upgrade request
   std::vector<uint8_t> held_;      // client bytes not yet parsed, in order
   uint64_t held_at_ms_ = 0;        // when the first of them arrived
