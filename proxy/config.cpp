@@ -229,12 +229,47 @@ bool check_upstream(std::string_view s, std::string& why) {
     why = "unknown built-in upstream " + quote(s) + " (the only one is builtin:echo)";
     return false;
   }
-  std::string host;
-  uint16_t port = 0;
-  if (split_host_port(s, host, port) && port != 0) return true;
-  why = "upstream " + quote(s) + " is not HOST:PORT, [IPv6]:PORT (port 1-65535) or builtin:echo";
-  return false;
+  UpstreamTarget t;
+  return parse_upstream(s, t, why);
 }
+
+}  // namespace
+
+bool check_setting_relations(const ProxyConfig& cfg, std::string& why) {
+  if (cfg.tls_self_signed && !cfg.tls_cert.empty()) {
+    why = "--tls-self-signed and --tls-cert exclude each other";
+    return false;
+  }
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    why = cfg.tls_cert.empty() ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key";
+    return false;
+  }
+  if (!cfg.upstream_key.empty() && cfg.upstream_cert.empty()) {
+    why = "--upstream-key needs --upstream-cert";
+    return false;
+  }
+  UpstreamTarget t;
+  std::string ignored;
+  const bool tls_upstream = parse_upstream(cfg.upstream, t, ignored) && t.tls;
+  const std::pair<bool, const char*> needs_wss[] = {
+      {!cfg.upstream_sni.empty(), "--upstream-sni"},
+      {!cfg.upstream_ca.empty(), "--upstream-ca"},
+      {cfg.upstream_insecure, "--upstream-insecure"},
+      {!cfg.upstream_cert.empty(), "--upstream-cert"}};
+  for (const auto& [given, flag] : needs_wss) {
+    if (given && !tls_upstream) {
+      why = std::string(flag) + " needs a wss:// upstream (--upstream wss://HOST[:PORT])";
+      return false;
+    }
+  }
+  if (cfg.upstream_insecure && !cfg.upstream_ca.empty()) {
+    why = "--upstream-insecure and --upstream-ca exclude each other";
+    return false;
+  }
+  return true;
+}
+
+namespace {
 
 // ---- the TOML file ----
 
@@ -560,8 +595,16 @@ constexpr Setting kSettings[] = {
      .flag = "--upstream",
      .value = AddressValue{&ProxyConfig::upstream, "HOST:PORT|builtin:echo", check_upstream,
                            kNoUpstream},
-     .help = "Relay to this server, or to an in-process echo server (builtin:echo)",
+     .help = "Relay to this server, or to an in-process echo server (builtin:echo); a ws:// or "
+             "wss:// URL also works (wss:// speaks TLS to it; a path in it is ignored)",
      .rule = "required unless the config file sets upstream"},
+    {.key = "keep_host",
+     .flag = "--keep-host",
+     .value = BoolValue{&ProxyConfig::keep_host},
+     .help = "With a URL upstream, forward the client's Host header unchanged",
+     .rule = "rewrite Host to the upstream URL's authority in the first request of each "
+             "connection",
+     .default_note = "rewritten"},
     {.key = "log.format",
      .flag = "--log-format",
      .value = ChoiceValue<std::optional<LogFormat>>{&ProxyConfig::log_format, kLogFormats},
@@ -629,6 +672,11 @@ constexpr Setting kSettings[] = {
      .value = DurationValue{&ProxyConfig::drain_timeout_ms},
      .help = "On SIGINT/SIGTERM, how long open connections may keep running",
      .rule = "0 disables the limit"},
+    {.key = "timeouts.tls_handshake",
+     .flag = "--tls-handshake-timeout",
+     .value = DurationValue{&ProxyConfig::tls_handshake_timeout_ms},
+     .help = "Limit on each TLS handshake (client and upstream)",
+     .rule = "0 disables"},
     {.key = "limits.high_watermark",
      .flag = "--high-watermark",
      .value = SizeValue{.field = &ProxyConfig::high_watermark, .min = kMinHighWatermark},
@@ -643,6 +691,52 @@ constexpr Setting kSettings[] = {
      .flag = "--max-connections",
      .value = CountValue{.field = &ProxyConfig::max_connections, .min = 1},
      .help = "Concurrent client connections; more are refused"},
+    {.key = "tls.cert",
+     .flag = "--tls-cert",
+     .value = TextValue{&ProxyConfig::tls_cert, "FILE"},
+     .help = "Accept clients over TLS (wss://) with this PEM certificate chain (with --tls-key)",
+     .default_note = "plain TCP"},
+    {.key = "tls.key",
+     .flag = "--tls-key",
+     .value = TextValue{&ProxyConfig::tls_key, "FILE"},
+     .help = "The private key of --tls-cert (PEM)",
+     .default_note = "none"},
+    {.key = "tls.self_signed",
+     .flag = "--tls-self-signed",
+     .value = BoolValue{&ProxyConfig::tls_self_signed},
+     .help = "Accept clients over TLS with a certificate made at start for the listen address "
+             "(its SHA-256 fingerprint is printed with the wss:// URL)",
+     .rule = "no certificate made"},
+    {.key = "tls.keylog",
+     .flag = "--tls-keylog",
+     .value = TextValue{&ProxyConfig::tls_keylog, "FILE"},
+     .help = "Append the TLS secrets of both legs to FILE (NSS key log, for Wireshark)",
+     .default_note = "none"},
+    {.key = "upstream_tls.sni",
+     .flag = "--upstream-sni",
+     .value = TextValue{&ProxyConfig::upstream_sni, "NAME"},
+     .help = "Server name sent to a wss:// upstream and checked in its certificate",
+     .default_note = "the upstream's host name; none for an IP address"},
+    {.key = "upstream_tls.ca",
+     .flag = "--upstream-ca",
+     .value = TextValue{&ProxyConfig::upstream_ca, "FILE"},
+     .help = "Trust the wss:// upstream's certificate if these PEM CA certificates sign it",
+     .default_note = "the system's trusted certificates"},
+    {.key = "upstream_tls.insecure",
+     .flag = "--upstream-insecure",
+     .value = BoolValue{&ProxyConfig::upstream_insecure},
+     .help = "Do not check the wss:// upstream's certificate (for tests only: logged loudly)",
+     .rule = "check it"},
+    {.key = "upstream_tls.cert",
+     .flag = "--upstream-cert",
+     .value = TextValue{&ProxyConfig::upstream_cert, "FILE"},
+     .help = "Client certificate (PEM) for a wss:// upstream that asks for one",
+     .default_note = "none"},
+    {.key = "upstream_tls.key",
+     .flag = "--upstream-key",
+     .value = TextValue{&ProxyConfig::upstream_key, "FILE"},
+     .help = "The private key of --upstream-cert",
+     .default_note = "in the --upstream-cert file"},
     {.key = "shutdown.close_frames",
      .flag = "--shutdown-close-frames",
      .value = BoolValue{&ProxyConfig::shutdown_close_frames},
@@ -856,6 +950,63 @@ std::optional<std::string> setting_text(const ProxyConfig& cfg, std::string_view
   const Setting* s = find_setting(key);
   if (!s) return std::nullopt;
   return std::visit([&](const auto& v) { return v.text(cfg); }, s->value);
+}
+
+bool parse_upstream(std::string_view s, UpstreamTarget& out, std::string& why) {
+  auto lower_prefix = [&](std::string_view p) {
+    if (s.size() < p.size()) return false;
+    for (size_t i = 0; i < p.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(s[i])) != p[i]) return false;
+    return true;
+  };
+  out = UpstreamTarget{};
+  if (lower_prefix("http://") || lower_prefix("https://")) {
+    why = "upstream " + quote(s) + ": a WebSocket URL starts with ws:// or wss://";
+    return false;
+  }
+  if (!lower_prefix("ws://") && !lower_prefix("wss://")) {
+    if (split_host_port(s, out.host, out.port) && out.port != 0) return true;
+    why = "upstream " + quote(s) +
+          " is not HOST:PORT, [IPv6]:PORT (port 1-65535), ws://HOST[:PORT], wss://HOST[:PORT] "
+          "or builtin:echo";
+    return false;
+  }
+  out.url = true;
+  out.tls = lower_prefix("wss://");
+  std::string_view rest = s.substr(out.tls ? 6 : 5);
+  const size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  if (end != std::string_view::npos && rest.substr(end) != "/") out.ignored_path = rest.substr(end);
+  if (authority.find('@') != std::string_view::npos) {
+    why = "upstream " + quote(s) + ": user names and passwords in the URL are not supported";
+    return false;
+  }
+  const uint16_t default_port = out.tls ? 443 : 80;
+  const bool bracketed = authority.starts_with('[');
+  const size_t colon = authority.rfind(':');
+  const bool has_port =
+      bracketed ? authority.find("]:") != std::string_view::npos : colon != std::string_view::npos;
+  bool ok = false;
+  if (has_port) {
+    ok = split_host_port(authority, out.host, out.port) && out.port != 0;
+  } else if (bracketed && authority.ends_with(']')) {
+    out.host = authority.substr(1, authority.size() - 2);
+    ok = valid_ipv6(out.host);
+    out.port = default_port;
+  } else {
+    out.host = authority;
+    ok = !authority.empty() && valid_plain_host(authority);
+    out.port = default_port;
+  }
+  if (!ok) {
+    why = "upstream " + quote(s) + ": the host or port of the URL is not valid";
+    return false;
+  }
+  out.authority = std::string(authority);
+  // The default port is left out of Host, as browsers do.
+  if (has_port && out.port == default_port)
+    out.authority = std::string(authority.substr(0, authority.rfind(':')));
+  return true;
 }
 
 bool split_host_port(std::string_view s, std::string& host, uint16_t& port) {

@@ -21,7 +21,8 @@ enum class ColorMode : uint8_t { auto_, always, never };
 
 struct ProxyConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; [v6]:PORT for IPv6
-  std::string upstream;                   // HOST:PORT, or "builtin:echo"
+  std::string upstream;  // HOST:PORT, ws://HOST[:PORT][/], wss://HOST[:PORT][/], or "builtin:echo"
+  bool keep_host = false;  // with a URL upstream: forward the client's Host header unchanged
 
   // [log]
   std::optional<LogFormat> log_format;  // unset: text on a terminal, json otherwise
@@ -46,6 +47,20 @@ struct ProxyConfig {
   uint64_t high_watermark = 1 << 20;   // bytes queued towards one side before reading stops
   uint64_t low_watermark = 256 << 10;  // reading resumes when the queue falls to this
   uint32_t max_connections = 10000;    // concurrent client connections; more are refused
+
+  // [tls]: the listener
+  std::string tls_cert;  // PEM certificate chain; with tls_key, clients connect with wss://
+  std::string tls_key;
+  bool tls_self_signed = false;  // a certificate made at start for the listen name
+  std::string tls_keylog;        // NSS key log of both legs, for Wireshark
+  uint64_t tls_handshake_timeout_ms = 10000;
+
+  // [upstream_tls]: towards a wss:// upstream
+  std::string upstream_sni;  // empty: the upstream's host name (none for an IP address)
+  std::string upstream_ca;   // empty: the system's trusted certificates
+  bool upstream_insecure = false;
+  std::string upstream_cert;  // client certificate, optional
+  std::string upstream_key;
 
   // [shutdown]
   bool shutdown_close_frames = false;  // after the drain time, send close 1001 to both sides
@@ -81,6 +96,10 @@ bool load_config_string(std::string_view toml, const std::string& source_name, P
 // Returns false with `error` set.
 bool validate_config(const ProxyConfig& cfg, std::string& error);
 
+// The settings that only make sense together (TLS certificate and key, the
+// upstream_tls settings and a wss:// upstream), checked at start.
+bool check_setting_relations(const ProxyConfig& cfg, std::string& error);
+
 // What the settings table says about one setting, for tests and documentation.
 enum class SettingKind : uint8_t { text, address, choice, count, size, duration, boolean };
 
@@ -100,6 +119,18 @@ std::vector<SettingInfo> setting_table();
 // The value of the setting with TOML key `key` in `cfg`, written as its flag
 // accepts it ("10s", "json", "true"); nullopt for a key that is not a setting.
 std::optional<std::string> setting_text(const ProxyConfig& cfg, std::string_view key);
+
+// The upstream as given: HOST:PORT, or a ws:// or wss:// URL.
+struct UpstreamTarget {
+  std::string host;  // no brackets for IPv6
+  uint16_t port = 0;
+  bool tls = false;          // wss://
+  bool url = false;          // given as a URL: the Host header is rewritten to `authority`
+  std::string authority;     // "example.com", "example.com:8443", "[::1]:8443"
+  std::string ignored_path;  // a path (or query) in the URL, which is not used
+};
+// False with `why` when `s` is none of the accepted forms (builtin:echo is not parsed here).
+bool parse_upstream(std::string_view s, UpstreamTarget& out, std::string& why);
 
 // "HOST:PORT" or "[V6]:PORT" split into host and port; false when malformed.
 bool split_host_port(std::string_view s, std::string& host, uint16_t& port);

@@ -6,6 +6,7 @@
 #include "proxy/commands.h"
 #include "proxy/echo_server.h"
 #include "proxy/event_log.h"
+#include "proxy/net/tls_context.h"
 #include "proxy/proxy_server.h"
 
 namespace wsi {
@@ -28,6 +29,18 @@ void on_signal(uv_signal_t* h, int signum) {
   }
 }
 
+// The names a self-signed certificate is made for: the listen host, and for
+// a wildcard or loopback listener the loopback names a client would type.
+std::vector<std::string> self_signed_names(const std::string& listen) {
+  std::string host;
+  uint16_t port = 0;
+  split_host_port(listen, host, port);
+  const bool loopback = host == "0.0.0.0" || host == "::" || host == "localhost" ||
+                        host == "127.0.0.1" || host == "::1";
+  if (loopback) return {"localhost", "127.0.0.1", "::1"};
+  return {host};
+}
+
 }  // namespace
 
 int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks) {
@@ -43,9 +56,50 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   uv_loop_init(&loop);
   Server server(&loop, cfg, *log);
 
-  EchoServer echo(&loop);
   std::string error;
   const bool builtin = cfg.upstream == "builtin:echo";
+  UpstreamTarget target;
+  if (!check_setting_relations(cfg, error) ||
+      (!builtin && !parse_upstream(cfg.upstream, target, error))) {
+    err << "wsinspect proxy: " << error << '\n';
+    return 2;
+  }
+  // TLS contexts read their files now, before anything is bound or created.
+  KeyLogFile keylog;
+  KeyLogFile* keylog_ptr = cfg.tls_keylog.empty() ? nullptr : &keylog;
+  std::unique_ptr<TlsContext> listener_tls;
+  if (cfg.tls_self_signed || !cfg.tls_cert.empty()) {
+    TlsListenSettings ls{cfg.tls_cert, cfg.tls_key, cfg.tls_self_signed, {}};
+    if (cfg.tls_self_signed) ls.self_signed_names = self_signed_names(cfg.listen);
+    listener_tls = TlsContext::for_listener(ls, keylog_ptr, error);
+    if (!listener_tls) {
+      err << "wsinspect proxy: " << error << '\n';
+      return 1;
+    }
+  }
+  Server::UpstreamTls upstream_tls;
+  if (target.tls) {
+    upstream_tls.ctx = TlsContext::for_upstream(
+        {cfg.upstream_ca, cfg.upstream_insecure, cfg.upstream_cert, cfg.upstream_key}, keylog_ptr,
+        error);
+    if (!upstream_tls.ctx) {
+      err << "wsinspect proxy: " << error << '\n';
+      return 1;
+    }
+    // RFC 6066: no SNI for an address; the certificate must then name the address.
+    upstream_tls.sni = !cfg.upstream_sni.empty()    ? cfg.upstream_sni
+                       : is_ip_literal(target.host) ? std::string()
+                                                    : target.host;
+    upstream_tls.verify_host = cfg.upstream_sni.empty() ? target.host : cfg.upstream_sni;
+  }
+  std::vector<std::string> notes;
+  if (!target.ignored_path.empty())
+    notes.push_back("the path " + target.ignored_path +
+                    " of the upstream URL is ignored: each request keeps the path the client "
+                    "asked for");
+  const bool rewrite_host = target.url && !cfg.keep_host && !is_ip_literal(target.host);
+
+  EchoServer echo(&loop);
   if (builtin) {
     if (!echo.listen(error)) {
       err << "wsinspect proxy: " << error << '\n';
@@ -53,14 +107,10 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     }
     server.set_upstream("127.0.0.1", echo.port());
   } else {
-    std::string host;
-    uint16_t port = 0;
-    if (!split_host_port(cfg.upstream, host, port)) {
-      err << "wsinspect proxy: --upstream " << cfg.upstream << ": expected HOST:PORT\n";
-      return 2;
-    }
-    server.set_upstream(host, port);
+    server.set_upstream(target.host, target.port, target.tls);
   }
+  server.set_tls(std::move(listener_tls), std::move(upstream_tls));
+  if (rewrite_host) server.set_host_rewrite(target.authority);
   if (!server.listen(error)) {
     err << "wsinspect proxy: " << error << '\n';
     echo.close();
@@ -68,7 +118,11 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     uv_loop_close(&loop);
     return 1;
   }
-  server.report_listening(builtin ? std::string("builtin:echo") : server.upstream_label());
+  if (keylog_ptr && !keylog.open(cfg.tls_keylog, error)) {
+    err << "wsinspect proxy: " << error << '\n';
+    return 1;
+  }
+  server.report_listening(builtin ? std::string("builtin:echo") : server.upstream_label(), notes);
 
   SignalState st;
   st.server = &server;

@@ -42,17 +42,33 @@ void Server::make_format_sink() {
   report_.add(*format_);
 }
 
-void Server::report_listening(std::string_view upstream_name) {
-  const std::string url = "ws://" + bound_ + "/";
-  report_.on_listening({bound_, upstream_name, url, cfg_.inspect});
+void Server::set_tls(std::unique_ptr<TlsContext> listener, UpstreamTls upstream) {
+  listener_tls_ = std::move(listener);
+  upstream_tls_ = std::move(upstream);
+}
+
+void Server::report_listening(std::string_view upstream_name,
+                              const std::vector<std::string>& notes) {
+  const std::string url = (listener_tls_ ? "wss://" : "ws://") + bound_ + "/";
+  ListeningEvent e{bound_, upstream_name, url, cfg_.inspect};
+  if (listener_tls_) {
+    e.tls_fingerprint = listener_tls_->fingerprint();
+    e.tls_names = &listener_tls_->names();
+    e.tls_self_signed = cfg_.tls_self_signed;
+  }
+  e.upstream_insecure = upstream_tls_.ctx && !upstream_tls_.ctx->verifies_peer();
+  e.host_rewrite = host_rewrite_;
+  e.notes = &notes;
+  report_.on_listening(e);
 }
 
 Server::~Server() = default;
 
-void Server::set_upstream(std::string host, uint16_t port) {
+void Server::set_upstream(std::string host, uint16_t port, bool tls) {
   upstream_host_ = std::move(host);
   upstream_port_ = port;
-  upstream_label_ = (upstream_host_.find(':') != std::string::npos ? "[" + upstream_host_ + "]"
+  upstream_label_ = std::string(tls ? "wss://" : "") +
+                    (upstream_host_.find(':') != std::string::npos ? "[" + upstream_host_ + "]"
                                                                    : upstream_host_) +
                     ":" + std::to_string(port);
   make_format_sink();

@@ -13,6 +13,7 @@
 #include "proxy/config.h"
 #include "proxy/event_log.h"
 #include "proxy/net/tcp_transport.h"
+#include "proxy/net/tls_context.h"
 #include "proxy/report/report_sink.h"
 
 namespace wsi {
@@ -26,9 +27,23 @@ class Server {
   ~Server();
 
   // Where sessions connect: host (name or address) and port.
-  void set_upstream(std::string host, uint16_t port);
+  void set_upstream(std::string host, uint16_t port, bool tls = false);
+  // TLS on the listener (clients connect with wss://) and towards the
+  // upstream; either may be null. `sni` is sent to the upstream (empty: none),
+  // `verify_host` is what its certificate must name.
+  struct UpstreamTls {
+    std::unique_ptr<TlsContext> ctx;
+    std::string sni;
+    std::string verify_host;
+  };
+  void set_tls(std::unique_ptr<TlsContext> listener, UpstreamTls upstream);
+  // With a URL upstream: the Host value the first request of each connection gets.
+  void set_host_rewrite(std::string authority) {
+    host_rewrite_ = authority;
+    conn_config_.forwarded_host = std::move(authority);
+  }
   // The `listening` event, once listen() succeeded.
-  void report_listening(std::string_view upstream_name);
+  void report_listening(std::string_view upstream_name, const std::vector<std::string>& notes = {});
   // Binds and listens on cfg.listen; logs the `listening` event. False with
   // `error` set when the address cannot be used.
   bool listen(std::string& error);
@@ -50,6 +65,9 @@ class Server {
   const std::string& upstream_host() const { return upstream_host_; }
   uint16_t upstream_port() const { return upstream_port_; }
   const std::string& upstream_label() const { return upstream_label_; }
+  const TlsContext* listener_tls() const { return listener_tls_.get(); }
+  const UpstreamTls& upstream_tls() const { return upstream_tls_; }
+  const std::string& host_rewrite() const { return host_rewrite_; }
   // The loop's single read buffer: every read lands here and is forwarded or
   // copied before the read callback returns.
   ReadBuffer read_buffer() { return {read_buf_.get(), kReadBufferSize}; }
@@ -83,6 +101,9 @@ class Server {
   uint16_t upstream_port_ = 0;
   std::string upstream_label_;
   std::string bound_;
+  std::unique_ptr<TlsContext> listener_tls_;
+  UpstreamTls upstream_tls_;
+  std::string host_rewrite_;
   ConnConfig conn_config_;
   CountingSink counts_;
   std::unique_ptr<ReportSink> format_;

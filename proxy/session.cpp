@@ -14,10 +14,12 @@ namespace wsi {
 Session::Session(Server& server, uint64_t id)
     : server_(server),
       id_(id),
-      client_(server.loop(), server.read_buffer(), *this),
-      upstream_(server.loop(), server.read_buffer(), *this),
+      client_tcp_(server.loop(), server.read_buffer(), *this),
+      upstream_tcp_(server.loop(), server.read_buffer(), *this),
+      client_(&client_tcp_),
+      upstream_(&upstream_tcp_),
       core_(server.conn_config(), server.report(), id, uv_now(server.loop())) {
-  client_.init();
+  client_tcp_.init();
   refs_ = 1;
 }
 
@@ -29,7 +31,7 @@ void Session::release_ref() {
 
 void Session::abort_before_start() {
   ending_ = true;
-  client_.close(false);
+  client_->close(false);
 }
 
 uint64_t Session::now_ms() const {
@@ -41,10 +43,25 @@ void Session::start() {
   sockaddr_storage peer{};
   int len = sizeof peer;
   std::string client_addr;
-  if (uv_tcp_getpeername(client_.tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+  if (uv_tcp_getpeername(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
     client_addr = format_address(reinterpret_cast<sockaddr*>(&peer));
-  client_.set_nodelay();
+  client_tcp_.set_nodelay();
   server_.report().on_conn_open({id_, started_ms_}, client_addr);
+  if (const TlsContext* tls = server_.listener_tls()) {
+    client_tls_ = std::make_unique<TlsTransport>(client_tcp_, *tls, TlsRole::server,
+                                                 server_.read_buffer(), *this);
+    client_ = client_tls_.get();
+    client_tls_->start_server();
+  }
+  const Server::UpstreamTls& up = server_.upstream_tls();
+  if (up.ctx) {
+    upstream_tls_ = std::make_unique<TlsTransport>(upstream_tcp_, *up.ctx, TlsRole::client,
+                                                   server_.read_buffer(), *this);
+    upstream_tls_->set_peer_name(up.sni, up.verify_host);
+    upstream_ = upstream_tls_.get();
+  }
+  if (!server_.host_rewrite().empty())
+    host_rewrite_ = std::make_unique<FirstHeadRewriter>(server_.host_rewrite());
 
   connecting_state_ = std::make_unique<Connecting>();
   Connecting& cs = *connecting_state_;
@@ -102,60 +119,95 @@ void Session::connect_next() {
     upstream_failed("connect", cs.last_error ? cs.last_error : UV_EADDRNOTAVAIL, 502);
     return;
   }
-  upstream_.init();
+  upstream_tcp_.init();
   ++refs_;
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&cs.addrs[cs.next_addr++]);
   int rc = 0;
-  if (!upstream_.connect(addr, rc)) {
+  if (!upstream_tcp_.connect(addr, rc)) {
     cs.last_error = rc;
     reconnect_on_close_ = true;
-    upstream_.close(false);
+    upstream_->close(false);
     return;
   }
   connecting_ = true;
 }
 
-void Session::on_connected(Transport&, int status) {
+void Session::on_connected(Transport& t, int status) {
+  if (is_client(t)) {
+    client_tls_done(status);
+    return;
+  }
+  if (status == kTransportHandshaking) {
+    // TCP is up; the upstream's TLS handshake has begun.
+    upstream_tcp_.set_nodelay();
+    upstream_tls_started_ms_ = now_ms();
+    arm_timer();
+    return;
+  }
   connecting_ = false;
+  upstream_tls_started_ms_ = 0;
   if (ending_ || failed_reply_) return;
+  if (status < 0 && upstream_tls_ && upstream_tls_->failure().id.size()) {
+    // TCP connected but TLS failed: another address would fail the same way.
+    const TlsFailure& f = upstream_tls_->failure();
+    server_.report().on_tls_error({id_, now_ms()}, {"upstream", f});
+    upstream_failed("tls", f.id, 502);
+    return;
+  }
   if (status < 0) {
     // Try the next address once this handle has closed.
     connecting_state_->last_error = status;
     reconnect_on_close_ = true;
-    upstream_.close(false);
+    upstream_->close(false);
     return;
   }
   upstream_ready_ = true;
   connecting_state_.reset();
-  upstream_.set_nodelay();
-  update_reading(client_);
-  update_reading(upstream_);
+  upstream_tcp_.set_nodelay();
+  if (upstream_tls_) core_.set_tls(Direction::server_to_client, &upstream_tls_->summary());
+  update_reading(*client_);
+  update_reading(*upstream_);
+  arm_timer();
+}
+
+void Session::client_tls_done(int status) {
+  if (ending_) return;
+  if (status < 0) {
+    server_.report().on_tls_error({id_, now_ms()}, {"client", client_tls_->failure()});
+    end(EndCause::tls_handshake_failed, false, false);
+    return;
+  }
+  core_.set_tls(Direction::client_to_server, &client_tls_->summary());
+  update_reading(*client_);
   arm_timer();
 }
 
 void Session::upstream_failed(const char* stage, int status, int http_status) {
+  upstream_failed(stage, uv_strerror(status), http_status);
+}
+
+void Session::upstream_failed(const char* stage, std::string_view error, int http_status) {
   if (failed_reply_ || ending_) return;
   failed_reply_ = true;
   failed_at_ms_ = now_ms();
   const std::string& label = server_.upstream_label();
-  server_.report().on_upstream_error({id_, failed_at_ms_},
-                                     {label, stage, uv_strerror(status), http_status});
-  upstream_.close(false);
+  server_.report().on_upstream_error({id_, failed_at_ms_}, {label, stage, error, http_status});
+  upstream_->close(false);
   const std::string body = "wsinspect: upstream " + label + " " +
                            (http_status == 504 ? "timed out" : "unreachable") + " (" + stage +
-                           "): " + uv_strerror(status) + "\n";
+                           "): " + std::string(error) + "\n";
   const char* reason = http_status == 504 ? "Gateway Timeout" : "Bad Gateway";
   const std::string resp = "HTTP/1.1 " + std::to_string(http_status) + " " + reason +
                            "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   // Read (and discard) what the client sends, so closing does not reset the
   // connection before it has read the answer.
-  if (!client_.write({reinterpret_cast<const uint8_t*>(resp.data()), resp.size()})) {
-    write_failed(client_);
+  if (!client_->write({reinterpret_cast<const uint8_t*>(resp.data()), resp.size()})) {
+    write_failed(*client_);
     return;
   }
-  client_.shutdown();
-  update_reading(client_);
+  client_->shutdown();
+  update_reading(*client_);
   arm_timer();
 }
 
@@ -167,7 +219,7 @@ size_t Session::read_limit(const Transport& t) const {
 
 // Reading a leg goes on unless its peer ended, the other leg is backed up,
 // or the core cannot take more of its bytes yet.
-void Session::update_reading(TcpTransport& t) {
+void Session::update_reading(Transport& t) {
   const Leg& l = leg(t);
   bool want = !ending_ && !lingering_ && !l.eof;
   if (failed_reply_)
@@ -184,8 +236,10 @@ void Session::on_read(Transport& t, std::span<const uint8_t> bytes) {
   if (ending_) return;
   last_activity_ms_ = now_ms();
   if (failed_reply_) return;  // the client's request goes nowhere
-  TcpTransport& to = other(t);
-  if (!to.write(bytes)) {
+  Transport& to = other(t);
+  if (is_client(t) && host_rewrite_) {
+    if (!forward_client(bytes)) return;
+  } else if (!to.write(bytes)) {
     write_failed(to);
     return;
   }
@@ -197,8 +251,19 @@ void Session::on_read(Transport& t, std::span<const uint8_t> bytes) {
     arm_timer();
   }
   // A server's answer can free room for held client bytes, and vice versa.
-  update_reading(client_);
-  update_reading(upstream_);
+  update_reading(*client_);
+  update_reading(*upstream_);
+}
+
+bool Session::forward_client(std::span<const uint8_t> bytes) {
+  const std::string out = host_rewrite_->feed(bytes);
+  if (host_rewrite_->done()) host_rewrite_.reset();
+  if (!out.empty() &&
+      !upstream_->write({reinterpret_cast<const uint8_t*>(out.data()), out.size()})) {
+    write_failed(*upstream_);
+    return false;
+  }
+  return true;
 }
 
 void Session::on_end(Transport& t, StreamEnd how, int) {
@@ -209,10 +274,21 @@ void Session::on_end(Transport& t, StreamEnd how, int) {
     end(EndCause::upstream_unreachable, false, false);
     return;
   }
+  if (is_client(t) && host_rewrite_) {
+    // A head that never completed goes on as it came.
+    const std::string rest = host_rewrite_->flush();
+    host_rewrite_.reset();
+    if (!rest.empty())
+      upstream_->write({reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+  }
   core_.end_stream(from_dir(t), how, now_ms());
-  TcpTransport& to = other(t);
+  if (how == StreamEnd::fin) report_tls_end(t);
+  Transport& to = other(t);
   if (how == StreamEnd::fin) {
-    to.shutdown();  // FIN once what is queued has been written
+    // FIN once what is queued has been written; over TLS a stream that ended
+    // without close_notify is passed on the same way.
+    const TlsTransport* tls = is_client(t) ? client_tls_.get() : upstream_tls_.get();
+    to.shutdown(!(tls && tls->truncated()));
     maybe_finish();
     return;
   }
@@ -229,12 +305,22 @@ void Session::on_end(Transport& t, StreamEnd how, int) {
   arm_timer();
 }
 
+// A TLS stream's end: with close_notify, or without it (truncation), which
+// is a problem only when the WebSocket close handshake had not completed.
+void Session::report_tls_end(Transport& t) {
+  const TlsTransport* tls = is_client(t) ? client_tls_.get() : upstream_tls_.get();
+  if (!tls || !tls->handshake_done()) return;
+  server_.report().on_tls_end({id_, now_ms()},
+                              {is_client(t) ? "client" : "upstream", tls->close_notify_received(),
+                               core_.close_handshake_done()});
+}
+
 void Session::on_written(Transport& t, uint32_t mark) {
   if (mark == kMarkOwnClose)
     core_.own_close_sent(is_client(t) ? Direction::server_to_client : Direction::client_to_server,
                          now_ms());
   if (ending_) return;
-  TcpTransport& from = other(t);
+  Transport& from = other(t);
   Leg& src = leg(from);
   if (src.paused && t.queued() <= server_.config().low_watermark) {
     src.paused = false;
@@ -260,12 +346,12 @@ void Session::write_failed(Transport& to) {
 void Session::maybe_finish() {
   if (ending_) return;
   if (lingering_) {
-    if (client_.queued() == 0 && upstream_.queued() == 0) end(linger_cause_, false, false);
+    if (client_->queued() == 0 && upstream_->queued() == 0) end(linger_cause_, false, false);
     return;
   }
   if (!client_leg_.eof) return;
   if (!failed_reply_ && !upstream_leg_.eof) return;
-  if (client_.queued() || upstream_.queued()) return;
+  if (client_->queued() || upstream_->queued()) return;
   end(EndCause::none, false, false);
 }
 
@@ -278,8 +364,8 @@ void Session::end(EndCause cause, bool reset_client, bool reset_upstream) {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_timer_closed);
     timer_ = nullptr;
   }
-  client_.close(reset_client);
-  upstream_.close(reset_upstream);
+  client_->close(reset_client);
+  upstream_->close(reset_upstream);
 }
 
 void Session::on_closed(Transport& t) {
@@ -298,22 +384,22 @@ void Session::shut_down(bool close_frames) {
     // towards the client, masked towards the server.
     static const uint8_t kKey[4] = {0x5a, 0x17, 0xc3, 0x7e};
     const std::string payload = close_payload(1001, "wsinspect shutting down");
-    auto send = [&](Direction dir, TcpTransport& to, const std::string& f) {
+    auto send = [&](Direction dir, Transport& to, const std::string& f) {
       // A write that fails means that peer is gone: it gets no close frame,
       // and the core reports 1006 towards it.
       if (!core_.close_seen(dir) && core_.at_frame_boundary(dir))
         to.write({reinterpret_cast<const uint8_t*>(f.data()), f.size()}, kMarkOwnClose);
     };
-    send(Direction::server_to_client, client_, frame(opcode::close, payload));
-    send(Direction::client_to_server, upstream_, frame(opcode::close, payload, true, 0, kKey));
+    send(Direction::server_to_client, *client_, frame(opcode::close, payload));
+    send(Direction::client_to_server, *upstream_, frame(opcode::close, payload, true, 0, kKey));
   }
   lingering_ = true;
   linger_cause_ = EndCause::proxy_shutdown;
   linger_at_ms_ = now_ms() + kLingerMs;
-  update_reading(client_);  // both stop: nothing more is read while lingering
-  update_reading(upstream_);
-  client_.shutdown();
-  upstream_.shutdown();
+  update_reading(*client_);  // both stop: nothing more is read while lingering
+  update_reading(*upstream_);
+  client_->shutdown();
+  upstream_->shutdown();
   maybe_finish();
   arm_timer();
 }
@@ -340,8 +426,16 @@ Session::Deadline Session::next_deadline() const {
     consider(failed_at_ms_ + kFailedReplyLingerMs, TimerKind::failed_reply);
     return d;  // nothing else matters while answering 502/504
   }
-  if ((resolving_ || connecting_ || reconnect_on_close_) && cfg.connect_timeout_ms)
+  if ((resolving_ || connecting_ || reconnect_on_close_) && !upstream_tls_started_ms_ &&
+      cfg.connect_timeout_ms)
     consider(started_ms_ + cfg.connect_timeout_ms, TimerKind::connect);
+  if (cfg.tls_handshake_timeout_ms) {
+    if (client_tls_ && !client_tls_->handshake_done())
+      consider(started_ms_ + cfg.tls_handshake_timeout_ms, TimerKind::tls_handshake);
+    if (upstream_tls_started_ms_)
+      consider(upstream_tls_started_ms_ + cfg.tls_handshake_timeout_ms,
+               TimerKind::upstream_tls_handshake);
+  }
   if (!response_started_ && cfg.handshake_timeout_ms)
     consider(started_ms_ + cfg.handshake_timeout_ms, TimerKind::handshake);
   if (upstream_ready_ && cfg.idle_timeout_ms)
@@ -387,6 +481,12 @@ void Session::on_timer(uv_timer_t* t) {
       case TimerKind::connect:
         s->reconnect_on_close_ = false;
         s->upstream_failed("timeout", UV_ETIMEDOUT, 504);
+        break;
+      case TimerKind::tls_handshake:
+        s->client_tls_->fail_timeout();  // reports on_connected(error): the session ends
+        break;
+      case TimerKind::upstream_tls_handshake:
+        s->upstream_tls_->fail_timeout();
         break;
       case TimerKind::handshake:
         s->end(EndCause::handshake_timeout, false, false);

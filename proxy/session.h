@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "parser/conn/connection_inspector.h"
+#include "proxy/host_rewrite.h"
 #include "proxy/net/tcp_transport.h"
+#include "proxy/net/tls_transport.h"
 
 namespace wsi {
 
@@ -30,7 +32,7 @@ class Session final : public TransportHandler {
   Session& operator=(const Session&) = delete;
 
   // The client handle, initialised, for uv_accept.
-  uv_stream_t* client_stream() { return client_.stream(); }
+  uv_stream_t* client_stream() { return client_tcp_.stream(); }
   // After a successful accept: log, resolve and connect the upstream.
   void start();
   // After a failed accept or a refusal: close and free.
@@ -66,14 +68,18 @@ class Session final : public TransportHandler {
   };
   static constexpr uint32_t kMarkOwnClose = 1;  // a close frame of the proxy's own
 
-  bool is_client(const Transport& t) const { return &t == &client_; }
-  TcpTransport& other(const Transport& t) { return is_client(t) ? upstream_ : client_; }
+  bool is_client(const Transport& t) const { return &t == client_; }
+  Transport& other(const Transport& t) { return is_client(t) ? *upstream_ : *client_; }
   Leg& leg(const Transport& t) { return is_client(t) ? client_leg_ : upstream_leg_; }
   // The direction of the bytes `t`'s peer sends.
   Direction from_dir(const Transport& t) const {
     return is_client(t) ? Direction::client_to_server : Direction::server_to_client;
   }
-  void update_reading(TcpTransport& t);
+  void update_reading(Transport& t);
+  void client_tls_done(int status);
+  // Forwards client bytes, through the Host rewrite while it applies.
+  bool forward_client(std::span<const uint8_t> bytes);
+  void report_tls_end(Transport& t);
   void write_failed(Transport& to);
   void end(EndCause cause, bool reset_client, bool reset_upstream);
   void maybe_finish();
@@ -84,9 +90,19 @@ class Session final : public TransportHandler {
   static void on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
   void connect_next();
   void upstream_failed(const char* stage, int status, int http_status);
+  void upstream_failed(const char* stage, std::string_view error, int http_status);
 
   // Timers.
-  enum class TimerKind : uint8_t { none, failed_reply, connect, handshake, idle, linger };
+  enum class TimerKind : uint8_t {
+    none,
+    failed_reply,
+    connect,
+    tls_handshake,
+    upstream_tls_handshake,
+    handshake,
+    idle,
+    linger
+  };
   struct Deadline {
     uint64_t at;
     TimerKind kind;
@@ -99,8 +115,15 @@ class Session final : public TransportHandler {
 
   Server& server_;
   uint64_t id_;
-  TcpTransport client_;
-  TcpTransport upstream_;
+  TcpTransport client_tcp_;
+  TcpTransport upstream_tcp_;
+  // With TLS on a leg, its TLS layer over the TCP transport.
+  std::unique_ptr<TlsTransport> client_tls_;
+  std::unique_ptr<TlsTransport> upstream_tls_;
+  // What the relay reads and writes: the TLS layer, or TCP itself.
+  Transport* client_;
+  Transport* upstream_;
+  std::unique_ptr<FirstHeadRewriter> host_rewrite_;
   Leg client_leg_;
   Leg upstream_leg_;
   ConnectionInspector core_;
@@ -126,6 +149,7 @@ class Session final : public TransportHandler {
   bool upstream_ready_ = false;
   bool failed_reply_ = false;  // answering the client with 502/504
   uint64_t failed_at_ms_ = 0;
+  uint64_t upstream_tls_started_ms_ = 0;  // 0: no upstream TLS handshake under way
 
   // Ending once queues drain: a reset to pass on, or a shutdown.
   bool lingering_ = false;

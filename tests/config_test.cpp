@@ -179,14 +179,14 @@ TEST(ConfigFile, ChoicesAndDottedKeys) {
 
 TEST(ConfigFile, UnknownTopLevelKeyNamesKeyLineAndColumn) {
   EXPECT_EQ(load_error("listen = \"127.0.0.1:1\"\n\nlistne = \"x\"\n"),
-            "t.toml:3:1: unknown key 'listne' (known here: listen, upstream, log, inspect, "
-            "timeouts, limits, shutdown)");
+            "t.toml:3:1: unknown key 'listne' (known here: listen, upstream, keep_host, log, "
+            "inspect, timeouts, limits, tls, upstream_tls, shutdown)");
 }
 
 TEST(ConfigFile, UnknownKeyInsideTableNamesKeyLineAndColumn) {
   EXPECT_TRUE(starts_with(load_error("[timeouts]\nconnect = \"1s\"\n  idel = \"5s\"\n"),
                           "t.toml:3:3: unknown key 'timeouts.idel' (known here: connect, "
-                          "handshake, idle, drain)"));
+                          "handshake, idle, drain, tls_handshake)"));
   EXPECT_TRUE(
       starts_with(load_error("[logs]\nformat = \"json\"\n"), "t.toml:1:2: unknown key 'logs'"));
   EXPECT_TRUE(
@@ -249,8 +249,18 @@ TEST(ConfigFile, BadValuesNameKeyAndPosition) {
        "t.toml:1:10: listen: listen address 'localhost' is not HOST:PORT or [IPv6]:PORT (port "
        "0-65535)"},
       {"upstream = \"host:0\"",
-       "t.toml:1:12: upstream: upstream 'host:0' is not HOST:PORT, [IPv6]:PORT (port 1-65535) or "
-       "builtin:echo"},
+       "t.toml:1:12: upstream: upstream 'host:0' is not HOST:PORT, [IPv6]:PORT (port 1-65535), "
+       "ws://HOST[:PORT], wss://HOST[:PORT] or builtin:echo"},
+      {"upstream = \"https://example.com/\"",
+       "t.toml:1:12: upstream: upstream 'https://example.com/': a WebSocket URL starts with ws:// "
+       "or wss://"},
+      {"upstream = \"wss://user:pw@example.com/\"",
+       "t.toml:1:12: upstream: upstream 'wss://user:pw@example.com/': user names and passwords in "
+       "the URL are not supported"},
+      {"upstream = \"ws://exa mple.com:80/\"",
+       "t.toml:1:12: upstream: upstream 'ws://exa mple.com:80/': the host or port of the URL is "
+       "not "
+       "valid"},
       {"upstream = \"builtin:chargen\"",
        "t.toml:1:12: upstream: unknown built-in upstream 'builtin:chargen' (the only one is "
        "builtin:echo)"},
@@ -989,6 +999,80 @@ TEST(ConfigExamples, DockerAndDebugExamplesSayWhatTheyPromise) {
   EXPECT_EQ(debug.log_level, LogLevel::debug);
   EXPECT_EQ(debug.preview, 64u);
   EXPECT_NE(debug.max_message_size, 0u);
+}
+
+TEST(Upstream, UrlsAndHostPort) {
+  struct Case {
+    const char* given;
+    const char* host;
+    uint16_t port;
+    bool tls;
+    bool url;
+    const char* authority;
+    const char* ignored_path;
+  };
+  const Case cases[] = {
+      {"example.com:9000", "example.com", 9000, false, false, "", ""},
+      {"[::1]:9000", "::1", 9000, false, false, "", ""},
+      {"ws://example.com", "example.com", 80, false, true, "example.com", ""},
+      {"ws://example.com/", "example.com", 80, false, true, "example.com", ""},
+      {"WSS://Example.com:443/", "Example.com", 443, true, true, "Example.com", ""},
+      {"wss://example.com:8443/chat?x=1", "example.com", 8443, true, true, "example.com:8443",
+       "/chat?x=1"},
+      {"wss://[::1]/", "::1", 443, true, true, "[::1]", ""},
+      {"wss://[::1]:9443", "::1", 9443, true, true, "[::1]:9443", ""},
+      {"ws://127.0.0.1:80/x", "127.0.0.1", 80, false, true, "127.0.0.1", "/x"},
+  };
+  for (const Case& c : cases) {
+    UpstreamTarget t;
+    std::string why;
+    ASSERT_TRUE(parse_upstream(c.given, t, why)) << c.given << ": " << why;
+    EXPECT_EQ(t.host, c.host) << c.given;
+    EXPECT_EQ(t.port, c.port) << c.given;
+    EXPECT_EQ(t.tls, c.tls) << c.given;
+    EXPECT_EQ(t.url, c.url) << c.given;
+    EXPECT_EQ(t.authority, c.authority) << c.given;
+    EXPECT_EQ(t.ignored_path, c.ignored_path) << c.given;
+  }
+  for (const char* bad : {"example.com", "ws://", "wss://:443/", "ws://[::1", "ws://a:0/",
+                          "ws://a:99999/", "http://a/", "wss://u@a/"}) {
+    UpstreamTarget t;
+    std::string why;
+    EXPECT_FALSE(parse_upstream(bad, t, why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+TEST(Upstream, SettingsThatNeedEachOther) {
+  auto error_of = [](auto set) {
+    ProxyConfig cfg;
+    cfg.upstream = "a:1";
+    set(cfg);
+    std::string why;
+    return check_setting_relations(cfg, why) ? std::string() : why;
+  };
+  EXPECT_EQ(error_of([](ProxyConfig&) {}), "");
+  EXPECT_EQ(error_of([](ProxyConfig& c) { c.upstream_ca = "ca.pem"; }),
+            "--upstream-ca needs a wss:// upstream (--upstream wss://HOST[:PORT])");
+  EXPECT_EQ(error_of([](ProxyConfig& c) {
+              c.upstream = "wss://a:1";
+              c.upstream_ca = "ca.pem";
+            }),
+            "");
+  EXPECT_EQ(error_of([](ProxyConfig& c) {
+              c.upstream = "wss://a:1";
+              c.upstream_ca = "ca.pem";
+              c.upstream_insecure = true;
+            }),
+            "--upstream-insecure and --upstream-ca exclude each other");
+  EXPECT_EQ(error_of([](ProxyConfig& c) { c.tls_key = "k.pem"; }), "--tls-key needs --tls-cert");
+  EXPECT_EQ(error_of([](ProxyConfig& c) { c.tls_cert = "c.pem"; }), "--tls-cert needs --tls-key");
+  EXPECT_EQ(error_of([](ProxyConfig& c) {
+              c.tls_cert = "c.pem";
+              c.tls_key = "k.pem";
+              c.tls_self_signed = true;
+            }),
+            "--tls-self-signed and --tls-cert exclude each other");
 }
 
 }  // namespace

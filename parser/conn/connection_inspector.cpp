@@ -9,6 +9,7 @@ namespace wsi {
 struct ConnectionInspector::PendingRequest {
   std::string method;
   bool websocket = false;  // attempts a WebSocket upgrade
+  bool first = false;      // the connection's first request
   HandshakeRequest request;
   std::vector<Finding> findings;
   std::vector<HttpHeader> headers;  // kept for the handshake event only
@@ -175,6 +176,8 @@ void ConnectionInspector::on_request_head(HttpParser& parser) {
   req.method = head.method;
   req.request = analyze_request(head, req.findings);
   req.websocket = req.request.attempts_websocket;
+  req.first = !any_request_;
+  any_request_ = true;
   if (req.websocket && cfg_.inspect) req.headers = head.headers;
   if (!response_parser_) response_parser_ = std::make_unique<HttpParser>(HttpMode::response);
   response_parser_->expect_response_to(head.method);
@@ -307,7 +310,8 @@ void ConnectionInspector::report_handshake(const PendingRequest& req, const Http
                                            const std::vector<Finding>& response_findings) {
   if (!cfg_.inspect) return;
   sink_.on_handshake(ctx(), HandshakeEvent{req.request, req.headers, req.findings, response, n,
-                                           response_findings});
+                                           response_findings, tls_[0], tls_[1],
+                                           req.first ? cfg_.forwarded_host : std::string_view()});
 }
 
 void ConnectionInspector::on_frame(Direction dir, const FrameHeader& h) {

@@ -41,6 +41,9 @@ struct ConnConfig {
   // until earlier ones are answered. room() tells a caller to stop reading.
   size_t max_held_bytes = 256 * 1024;
   size_t max_pending_requests = 1024;
+  // The Host value the relay forwards the first request with (empty: the
+  // client's own), reported in its handshake event.
+  std::string forwarded_host;
 };
 
 class ConnectionInspector final : private InspectorSink {
@@ -75,6 +78,13 @@ class ConnectionInspector final : private InspectorSink {
   bool websocket() const { return phase_ == Phase::websocket; }
   bool upgraded() const { return upgraded_; }
   bool close_seen(Direction d) const { return attribution_.close_seen(d); }
+  // Both endpoints sent a close frame.
+  bool close_handshake_done() const {
+    return close_seen(Direction::client_to_server) && close_seen(Direction::server_to_client);
+  }
+  // The TLS leg the bytes of `from` arrive on (the client's or the server's),
+  // reported in the handshake event; the summary must outlive the inspector.
+  void set_tls(Direction from, const TlsSummary* tls) { tls_[dir_index(from)] = tls; }
   bool response_started() const { return response_started_; }
   bool finished() const { return finished_; }
   uint64_t bytes(Direction d) const { return bytes_[dir_index(d)]; }
@@ -130,6 +140,8 @@ class ConnectionInspector final : private InspectorSink {
   bool ended_[2] = {false, false};
   bool finished_ = false;
   EndCause end_cause_ = EndCause::none;
+  const TlsSummary* tls_[2] = {nullptr, nullptr};  // client's leg, server's leg
+  bool any_request_ = false;
 
   // HTTP phase.
   Phase phase_ = Phase::http;

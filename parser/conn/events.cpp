@@ -24,6 +24,8 @@ std::string_view end_cause_id(EndCause c) {
       return "proxy_shutdown";
     case EndCause::upstream_unreachable:
       return "upstream_unreachable";
+    case EndCause::tls_handshake_failed:
+      return "tls_handshake_failed";
   }
   return "none";
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/conn/tls_summary.h"
 #include "parser/handshake.h"
 #include "parser/http_parser.h"
 #include "parser/stream_inspector.h"
@@ -29,6 +30,7 @@ enum class EndCause : uint8_t {
   handshake_timeout,
   proxy_shutdown,
   upstream_unreachable,
+  tls_handshake_failed,  // the client's TLS handshake with the proxy failed
 };
 std::string_view end_cause_id(EndCause c);
 
@@ -56,6 +58,11 @@ struct HandshakeEvent {
   const HttpHead* response;
   const Negotiated* negotiated;
   const std::vector<Finding>& response_findings;
+  // Over TLS, what each leg negotiated (null: plain TCP on that leg).
+  const TlsSummary* tls_client = nullptr;
+  const TlsSummary* tls_server = nullptr;
+  // The Host header the request was forwarded with, when the relay rewrote it.
+  std::string_view forwarded_host = {};
 };
 
 // One plain HTTP exchange; status 0: no response came.

@@ -17,7 +17,7 @@ struct TcpTransport::WriteReq {
 };
 
 TcpTransport::TcpTransport(uv_loop_t* loop, ReadBuffer buf, TransportHandler& handler)
-    : loop_(loop), buf_(buf), handler_(handler) {}
+    : loop_(loop), buf_(buf), handler_(&handler) {}
 
 void TcpTransport::init() {
   uv_tcp_init(loop_, &tcp_);
@@ -45,7 +45,7 @@ void TcpTransport::on_connect_cb(uv_connect_t* req, int status) {
   auto* t = static_cast<TcpTransport*>(req->data);
   delete req;
   if (status == UV_ECANCELED) return;  // closing: on_closed follows
-  t->handler_.on_connected(*t, status);
+  t->handler_->on_connected(*t, status);
 }
 
 // libuv reports a hang-up that follows data in the same poll as EOF without
@@ -73,7 +73,7 @@ void TcpTransport::stop_reading() {
 
 void TcpTransport::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* t = static_cast<TcpTransport*>(h->data);
-  const size_t limit = std::max<size_t>(1, std::min(t->buf_.size, t->handler_.read_limit(*t)));
+  const size_t limit = std::max<size_t>(1, std::min(t->buf_.size, t->handler_->read_limit(*t)));
   *buf = uv_buf_init(t->buf_.data, static_cast<unsigned>(limit));
 }
 
@@ -81,15 +81,15 @@ void TcpTransport::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
   auto* t = static_cast<TcpTransport*>(s->data);
   if (nread == 0) return;
   if (nread > 0) {
-    t->handler_.on_read(*t,
-                        {reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+    t->handler_->on_read(*t,
+                         {reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
     return;
   }
   t->eof_ = true;
   t->stop_reading();
   int error = static_cast<int>(nread);
   if (error == UV_EOF) error = t->pending_error();
-  t->handler_.on_end(*t, error == UV_EOF ? StreamEnd::fin : StreamEnd::reset, error);
+  t->handler_->on_end(*t, error == UV_EOF ? StreamEnd::fin : StreamEnd::reset, error);
 }
 
 bool TcpTransport::write(std::span<const uint8_t> bytes, uint32_t mark) {
@@ -100,7 +100,7 @@ bool TcpTransport::write(std::span<const uint8_t> bytes, uint32_t mark) {
     uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
     const int n = len ? uv_try_write(stream(), &b, 1) : 0;
     if (n == static_cast<int>(len)) {
-      if (mark) handler_.on_written(*this, mark);
+      if (mark) handler_->on_written(*this, mark);
       return true;
     }
     if (n < 0 && n != UV_EAGAIN) return false;
@@ -132,12 +132,12 @@ void TcpTransport::on_write_cb(uv_write_t* req, int status) {
   std::free(w);
   if (status == UV_ECANCELED) return;  // closing: on_closed follows
   if (status < 0)
-    t->handler_.on_write_error(*t, status);
+    t->handler_->on_write_error(*t, status);
   else
-    t->handler_.on_written(*t, mark);
+    t->handler_->on_written(*t, mark);
 }
 
-void TcpTransport::shutdown() {
+void TcpTransport::shutdown(bool) {
   if (!open_ || shutdown_sent_) return;
   shutdown_sent_ = true;
   auto* req = new uv_shutdown_t;
@@ -149,7 +149,7 @@ void TcpTransport::on_shutdown_cb(uv_shutdown_t* req, int status) {
   auto* t = static_cast<TcpTransport*>(req->data);
   delete req;
   if (status == UV_ECANCELED) return;
-  t->handler_.on_written(*t, 0);
+  t->handler_->on_written(*t, 0);
 }
 
 void TcpTransport::close(bool reset) {
@@ -162,7 +162,7 @@ void TcpTransport::close(bool reset) {
 
 void TcpTransport::on_close_cb(uv_handle_t* h) {
   auto* t = static_cast<TcpTransport*>(h->data);
-  t->handler_.on_closed(*t);
+  t->handler_->on_closed(*t);
 }
 
 }  // namespace wsi

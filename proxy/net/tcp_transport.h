@@ -34,13 +34,15 @@ class TcpTransport final : public Transport {
   // Connects to `addr`; on_connected follows. False with `error` when it cannot start.
   bool connect(const sockaddr* addr, int& error);
   void set_nodelay();
+  // A layer above (TLS) takes the callbacks instead of the one given at construction.
+  void set_handler(TransportHandler& handler) { handler_ = &handler; }
 
   void start_reading() override;
   void stop_reading() override;
   bool reading() const override { return reading_; }
   bool write(std::span<const uint8_t> bytes, uint32_t mark = 0) override;
   uint64_t queued() const override { return queued_; }
-  void shutdown() override;
+  void shutdown(bool notify = true) override;
   bool shutdown_sent() const override { return shutdown_sent_; }
   void close(bool reset) override;
   bool is_open() const override { return open_; }
@@ -57,7 +59,7 @@ class TcpTransport final : public Transport {
 
   uv_loop_t* loop_;
   ReadBuffer buf_;
-  TransportHandler& handler_;
+  TransportHandler* handler_;
   uv_tcp_t tcp_;
   uint64_t queued_ = 0;
   bool open_ = false;  // init done, close not yet called

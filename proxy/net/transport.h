@@ -20,6 +20,10 @@ namespace wsi {
 
 class Transport;
 
+// on_connected's status when TCP is up and a transport handshake (TLS) has
+// begun: application bytes cannot flow yet; a second on_connected follows.
+inline constexpr int kTransportHandshaking = 1;
+
 class TransportHandler {
  public:
   virtual ~TransportHandler() = default;
@@ -54,8 +58,9 @@ class Transport {
   virtual bool write(std::span<const uint8_t> bytes, uint32_t mark = 0) = 0;
   // Bytes accepted by write() and not yet written.
   virtual uint64_t queued() const = 0;
-  // Ends our side of the stream once the queue is written (FIN).
-  virtual void shutdown() = 0;
+  // Ends our side of the stream once the queue is written (FIN); over TLS,
+  // close_notify first unless `notify` is false (passing a truncation on).
+  virtual void shutdown(bool notify = true) = 0;
   virtual bool shutdown_sent() const = 0;
   // Closes now; with `reset` the peer gets a RST (queued bytes are lost).
   virtual void close(bool reset) = 0;

@@ -63,6 +63,8 @@ std::string describe_end_cause(EndCause cause, const ReportOptions& opts) {
       return "wsinspect could not reach the upstream " + opts.upstream_label + ".";
     case EndCause::close_handshake:
       return "Both close frames were exchanged.";
+    case EndCause::tls_handshake_failed:
+      return "The TLS handshake with the client failed (see the tls_error event).";
     case EndCause::none:
       break;
   }
@@ -125,6 +127,12 @@ void FanOutSink::on_conn_refused(const EventContext& c, uint64_t limit) {
 }
 void FanOutSink::on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) {
   WSI_FAN_OUT(on_upstream_error(c, e));
+}
+void FanOutSink::on_tls_error(const EventContext& c, const TlsErrorEvent& e) {
+  WSI_FAN_OUT(on_tls_error(c, e));
+}
+void FanOutSink::on_tls_end(const EventContext& c, const TlsEndEvent& e) {
+  WSI_FAN_OUT(on_tls_end(c, e));
 }
 void FanOutSink::on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) {
   WSI_FAN_OUT(on_shutdown(signal, open, drain_ms));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "parser/conn/events.h"
+#include "proxy/net/tls_failure.h"
 
 namespace wsi {
 
@@ -30,6 +31,26 @@ struct ListeningEvent {
   std::string_view upstream;  // "builtin:echo" or HOST:PORT
   std::string_view url;
   bool inspect;
+  // With TLS on the listener: the certificate's SHA-256 fingerprint and names.
+  std::string_view tls_fingerprint = {};
+  const std::vector<std::string>* tls_names = nullptr;
+  bool tls_self_signed = false;
+  bool upstream_insecure = false;      // the wss:// upstream's certificate is not checked
+  std::string_view host_rewrite = {};  // the Host value requests get; empty: unchanged
+  const std::vector<std::string>* notes = nullptr;  // start-up remarks (an ignored URL path)
+};
+
+// A TLS handshake that failed, on the client's leg or the upstream's.
+struct TlsErrorEvent {
+  std::string_view leg;  // "client" or "upstream"
+  const TlsFailure& failure;
+};
+
+// A TLS stream ended by TCP FIN: with close_notify, or truncated.
+struct TlsEndEvent {
+  std::string_view leg;  // whose stream ended
+  bool close_notify;
+  bool close_handshake_done;  // the WebSocket close handshake had completed
 };
 
 struct UpstreamErrorEvent {
@@ -45,6 +66,7 @@ struct ProxyTotals {
   uint64_t upstream_errors = 0;
   uint64_t violations = 0;  // every violation flagged, reported or not
   uint64_t handshake_findings = 0;
+  uint64_t tls_errors = 0;
 };
 
 class ReportSink : public ConnSink {
@@ -53,6 +75,8 @@ class ReportSink : public ConnSink {
   virtual void on_conn_open(const EventContext&, std::string_view /*client*/) {}
   virtual void on_conn_refused(const EventContext&, uint64_t /*limit*/) {}
   virtual void on_upstream_error(const EventContext&, const UpstreamErrorEvent&) {}
+  virtual void on_tls_error(const EventContext&, const TlsErrorEvent&) {}
+  virtual void on_tls_end(const EventContext&, const TlsEndEvent&) {}
   virtual void on_shutdown(std::string_view /*signal*/, size_t /*open*/, uint64_t /*drain_ms*/) {}
   virtual void on_drain_over(size_t /*open*/) {}
   virtual void on_stopped(const ProxyTotals&) {}
@@ -93,6 +117,7 @@ class CountingSink final : public ReportSink {
     totals_.upstream_errors++;
   }
   void on_conn_open(const EventContext&, std::string_view) override { totals_.accepted++; }
+  void on_tls_error(const EventContext&, const TlsErrorEvent&) override { totals_.tls_errors++; }
   const ProxyTotals& totals() const { return totals_; }
 
  private:
@@ -118,6 +143,8 @@ class FanOutSink final : public ReportSink {
   void on_conn_open(const EventContext& c, std::string_view client) override;
   void on_conn_refused(const EventContext& c, uint64_t limit) override;
   void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override;
+  void on_tls_error(const EventContext& c, const TlsErrorEvent& e) override;
+  void on_tls_end(const EventContext& c, const TlsEndEvent& e) override;
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override;
   void on_drain_over(size_t open) override;
   void on_stopped(const ProxyTotals& t) override;

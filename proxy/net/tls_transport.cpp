@@ -1,0 +1,361 @@
+#include "proxy/net/tls_transport.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+namespace wsi {
+namespace {
+
+// Records read from TCP per read: a few records at a time keep what waits
+// in OpenSSL small when the handler reads slowly.
+constexpr size_t kRecordReadMin = 16 * 1024;
+constexpr size_t kRecordReadMax = 256 * 1024;
+// A write buffer grown past this by one large write is given back.
+constexpr long kKeepWriteBuffer = 256 * 1024;
+
+std::string name_text(const X509_NAME* name) {
+  BIO* b = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
+  char* p = nullptr;
+  const long n = BIO_ctrl(b, BIO_CTRL_INFO, 0, &p);
+  std::string out(p, n > 0 ? static_cast<size_t>(n) : 0);
+  BIO_free(b);
+  return out;
+}
+
+std::string time_text(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+TlsTransport::TlsTransport(TcpTransport& tcp, const TlsContext& ctx, TlsRole role, ReadBuffer buf,
+                           TransportHandler& handler)
+    : tcp_(tcp), handler_(handler), buf_(buf), role_(role) {
+  ssl_ = SSL_new(ctx.ctx());
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  if (!ssl_ || !rbio_ || !wbio_) std::abort();
+  BIO_ctrl(rbio_, BIO_C_SET_BUF_MEM_EOF_RETURN, -1,
+           nullptr);  // no records yet means "wait", not EOF
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  SSL_set_app_data(ssl_, this);
+  SSL_set_info_callback(ssl_, on_info);
+  if (role == TlsRole::server)
+    SSL_set_accept_state(ssl_);
+  else
+    SSL_set_connect_state(ssl_);
+  facts_.role = role;
+  tcp_.set_handler(*this);
+}
+
+TlsTransport::~TlsTransport() {
+  SSL_free(ssl_);
+}
+
+void TlsTransport::set_peer_name(const std::string& sni, const std::string& verify_host) {
+  if (!sni.empty())
+    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(sni.c_str()));
+  if (verify_host.empty()) return;
+  if (is_ip_literal(verify_host))
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), verify_host.c_str());
+  else
+    SSL_set1_host(ssl_, verify_host.c_str());
+}
+
+void TlsTransport::start_server() {
+  tcp_.start_reading();
+}
+
+void TlsTransport::on_info(const SSL* ssl, int where, int ret) {
+  auto* t = static_cast<TlsTransport*>(SSL_get_app_data(ssl));
+  if (where & SSL_CB_ALERT) {
+    const int desc = ret & 0xff;
+    if (desc == SSL_AD_CLOSE_NOTIFY) return;
+    if (where & SSL_CB_READ)
+      t->facts_.alert_received = desc;
+    else
+      t->facts_.alert_sent = desc;
+  } else if ((where & SSL_CB_LOOP) && SSL_get_state(ssl) == TLS_ST_SW_CERT) {
+    t->facts_.sent_certificate = true;
+  }
+}
+
+// ---- handshake ---------------------------------------------------------------------
+
+void TlsTransport::on_connected(Transport&, int status) {
+  if (status < 0) {
+    handler_.on_connected(*this, status);  // TCP itself failed
+    return;
+  }
+  handler_.on_connected(*this, kTransportHandshaking);
+  tcp_.start_reading();
+  handshake_step();  // the ClientHello
+}
+
+void TlsTransport::handshake_step() {
+  ERR_clear_error();
+  const int r = SSL_do_handshake(ssl_);
+  if (r != 1) {
+    const int e = SSL_get_error(ssl_, r);
+    const unsigned long err = ERR_peek_last_error();
+    flush(0);  // our flight, or the alert that ends it
+    if (e == SSL_ERROR_WANT_READ) return;
+    facts_.reason = ERR_GET_REASON(err);
+    facts_.reason_text = take_openssl_error();
+    facts_.verify_result = SSL_get_verify_result(ssl_);
+    if (facts_.verify_result != X509_V_OK)
+      facts_.verify_text = X509_verify_cert_error_string(facts_.verify_result);
+    handshake_failed(false);
+    return;
+  }
+  handshake_done_ = true;
+  fill_summary();
+  if (!flush(0)) {
+    handshake_failed(true);
+    return;
+  }
+  for (Pending& p : pending_) {
+    size_t n = 0;
+    if (!p.bytes.empty()) SSL_write_ex(ssl_, p.bytes.data(), p.bytes.size(), &n);
+    flush(p.mark);
+  }
+  pending_.clear();
+  pending_bytes_ = 0;
+  if (shutdown_requested_) {
+    if (shutdown_done_)
+      tcp_.shutdown();
+    else
+      send_close_notify();
+  }
+  handler_.on_connected(*this, 0);
+  // Application bytes may have come with the handshake's last flight.
+  if (app_reading_) pump();
+  update_tcp_reading();
+}
+
+void TlsTransport::handshake_failed(bool peer_closed) {
+  if (failed_) return;
+  failed_ = true;
+  facts_.peer_closed = facts_.peer_closed || peer_closed;
+  failure_ = explain_tls_failure(facts_);
+  tcp_.stop_reading();
+  handler_.on_connected(*this, UV_EPROTO);
+}
+
+void TlsTransport::fail_timeout() {
+  if (handshake_done_ || failed_) return;
+  facts_.timed_out = true;
+  handshake_failed(false);
+}
+
+void TlsTransport::fill_summary() {
+  TlsSummary& s = summary_;
+  s.version = SSL_get_version(ssl_);
+  if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl_)) s.cipher = SSL_CIPHER_get_name(c);
+  if (const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) s.sni = sni;
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
+  s.alpn.assign(reinterpret_cast<const char*>(alpn), alpn ? alpn_len : 0);
+  if (X509* peer = SSL_get0_peer_certificate(ssl_)) {
+    s.peer_certificate = true;
+    s.peer_subject = name_text(X509_get_subject_name(peer));
+    s.peer_issuer = name_text(X509_get_issuer_name(peer));
+    s.not_before = time_text(X509_get0_notBefore(peer));
+    s.not_after = time_text(X509_get0_notAfter(peer));
+  }
+  if (role_ == TlsRole::client) {
+    const long v = SSL_get_verify_result(ssl_);
+    const bool checked = SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER;
+    const std::string result = v == X509_V_OK ? "ok" : X509_verify_cert_error_string(v);
+    s.verification = checked ? result : "not checked (--upstream-insecure): " + result;
+  }
+}
+
+// ---- reading -----------------------------------------------------------------------
+
+size_t TlsTransport::read_limit(const Transport&) const {
+  if (!handshake_done_) return kRecordReadMin;
+  return std::clamp(handler_.read_limit(*this), kRecordReadMin, kRecordReadMax);
+}
+
+void TlsTransport::on_read(Transport&, std::span<const uint8_t> bytes) {
+  if (failed_) return;
+  if (!first_bytes_seen_) {
+    first_bytes_seen_ = true;
+    // A TLS record starts with 0x14-0x17; an HTTP request with a method's letter.
+    if (role_ == TlsRole::server && bytes[0] >= 'A' && bytes[0] <= 'Z') {
+      facts_.plain_http = true;
+      static const char kAnswer[] =
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Content-Length: 58\r\nConnection: close\r\n\r\n"
+          "wsinspect: this port speaks TLS; connect with wss://\r\n\r\n";
+      tcp_.write({reinterpret_cast<const uint8_t*>(kAnswer), sizeof kAnswer - 1});
+      handshake_failed(false);
+      return;
+    }
+  }
+  BIO_write(rbio_, bytes.data(), static_cast<int>(bytes.size()));
+  if (!handshake_done_)
+    handshake_step();
+  else
+    pump();
+}
+
+void TlsTransport::pump() {
+  if (pumping_ || !handshake_done_ || failed_) return;
+  pumping_ = true;
+  while (app_reading_ && !end_reported_ && tcp_.is_open()) {
+    const size_t limit = std::min(buf_.size, handler_.read_limit(*this));
+    if (limit == 0) break;
+    size_t got = 0;
+    ERR_clear_error();
+    if (SSL_read_ex(ssl_, buf_.data, limit, &got) == 1) {
+      handler_.on_read(*this, {reinterpret_cast<const uint8_t*>(buf_.data), got});
+      continue;
+    }
+    const int e = SSL_get_error(ssl_, 0);
+    if (e == SSL_ERROR_WANT_READ) {
+      if (tcp_ended_) {
+        // Every record the peer sent has been read, and TCP ended.
+        end_reported_ = true;
+        truncated_ = tcp_end_how_ == StreamEnd::fin;
+        handler_.on_end(*this, tcp_end_how_, tcp_end_error_);
+      }
+      break;
+    }
+    end_reported_ = true;
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      close_notify_received_ = true;
+      handler_.on_end(*this, StreamEnd::fin, 0);
+    } else {
+      // A record that does not decrypt, or an alert: the stream is broken.
+      facts_.reason_text = take_openssl_error();
+      handler_.on_end(*this, StreamEnd::reset, UV_EPROTO);
+    }
+    break;
+  }
+  flush(0);  // a key update or alert OpenSSL answers with
+  pumping_ = false;
+  update_tcp_reading();
+}
+
+void TlsTransport::on_end(Transport&, StreamEnd how, int error) {
+  if (failed_) return;
+  if (!handshake_done_) {
+    handshake_failed(true);
+    return;
+  }
+  tcp_ended_ = true;
+  tcp_end_how_ = how;
+  tcp_end_error_ = error;
+  if (end_reported_) return;  // close_notify came first
+  if (how == StreamEnd::reset) {
+    end_reported_ = true;
+    handler_.on_end(*this, StreamEnd::reset, error);
+    return;
+  }
+  pump();  // what is decrypted goes first; the end follows it
+}
+
+void TlsTransport::start_reading() {
+  app_reading_ = true;
+  if (handshake_done_ && !pumping_) pump();
+  update_tcp_reading();
+}
+
+void TlsTransport::stop_reading() {
+  app_reading_ = false;
+  update_tcp_reading();
+}
+
+// TCP is read during the handshake whatever the handler wants; after it,
+// only while the handler reads and nothing decrypted is waiting.
+void TlsTransport::update_tcp_reading() {
+  if (!tcp_.is_open() || failed_) return;
+  const bool want =
+      !handshake_done_ || (app_reading_ && !end_reported_ && !tcp_ended_ && SSL_pending(ssl_) == 0);
+  if (want)
+    tcp_.start_reading();
+  else
+    tcp_.stop_reading();
+}
+
+// ---- writing -----------------------------------------------------------------------
+
+bool TlsTransport::write(std::span<const uint8_t> bytes, uint32_t mark) {
+  if (!tcp_.is_open() || shutdown_requested_ || failed_) return true;  // the peer is gone
+  if (!handshake_done_) {
+    pending_.push_back(
+        {std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), mark});
+    pending_bytes_ += bytes.size();
+    return true;
+  }
+  size_t n = 0;
+  if (!bytes.empty() && SSL_write_ex(ssl_, bytes.data(), bytes.size(), &n) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  return flush(mark);
+}
+
+bool TlsTransport::flush(uint32_t mark) {
+  char* p = nullptr;
+  const long n = BIO_ctrl(wbio_, BIO_CTRL_INFO, 0, &p);
+  if (n <= 0) return mark == 0 || tcp_.write({}, mark);
+  const bool ok = tcp_.write({reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n)}, mark);
+  if (n > kKeepWriteBuffer) {
+    wbio_ = BIO_new(BIO_s_mem());
+    if (!wbio_) std::abort();
+    SSL_set0_wbio(ssl_, wbio_);  // frees the grown one
+  } else {
+    BIO_ctrl(wbio_, BIO_CTRL_RESET, 0, nullptr);
+  }
+  return ok;
+}
+
+void TlsTransport::on_written(Transport&, uint32_t mark) {
+  if (handshake_done_ || mark) handler_.on_written(*this, mark);
+}
+
+void TlsTransport::on_write_error(Transport&, int error) {
+  handler_.on_write_error(*this, error);
+}
+
+void TlsTransport::shutdown(bool notify) {
+  if (shutdown_requested_ || !tcp_.is_open()) return;
+  shutdown_requested_ = true;
+  if (!notify) shutdown_done_ = true;  // no close_notify: TCP FIN only
+  if (handshake_done_ && !notify) tcp_.shutdown();
+  if (handshake_done_) send_close_notify();
+  // Before the handshake: close_notify follows it (after what is pending).
+}
+
+void TlsTransport::send_close_notify() {
+  if (shutdown_done_) return;
+  shutdown_done_ = true;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+  flush(0);
+  tcp_.shutdown();
+}
+
+void TlsTransport::close(bool reset) {
+  tcp_.close(reset);
+}
+
+void TlsTransport::on_closed(Transport&) {
+  handler_.on_closed(*this);
+}
+
+}  // namespace wsi
