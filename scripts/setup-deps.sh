@@ -20,6 +20,9 @@ if [ "$build_only" -eq 0 ]; then
     git clang libclang-rt-14-dev clang-format
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-websockets
+    # TLS tests: certificates made with the openssl tool, the system store,
+    # and Chromium's WebSocket client trusting a test CA through certutil.
+    openssl ca-certificates chromium libnss3-tools
   )
   # Node.js and npm run the `ws` test peer. A machine may already carry its
   # own Node.js build (which bundles npm and conflicts with Debian's npm).

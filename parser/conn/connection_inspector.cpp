@@ -60,6 +60,9 @@ bool ConnectionInspector::at_frame_boundary(Direction dir) const {
 void ConnectionInspector::feed(Direction from, std::span<const uint8_t> bytes, uint64_t now_ms) {
   const size_t i = dir_index(from);
   now_ = std::max(now_, now_ms);
+  // A client whose stream opens with a TLS handshake record speaks TLS to a
+  // plain HTTP hop.
+  if (i == 0 && bytes_[0] == 0 && !bytes.empty()) client_starts_tls_ = bytes[0] == 0x16;
   bytes_[i] += bytes.size();
   if (bytes.empty() || gap_[i] || finished_) return;
   fed_end_ = bytes_[i];
@@ -152,7 +155,8 @@ void ConnectionInspector::feed_client_http(std::span<const uint8_t> rest) {
         request_opaque_ = true;
         held_.clear();
         if (cfg_.inspect)
-          sink_.on_http_error(ctx(), {Direction::client_to_server, request_parser_->error()});
+          sink_.on_http_error(
+              ctx(), {Direction::client_to_server, request_parser_->error(), client_starts_tls_});
         return;
     }
   }

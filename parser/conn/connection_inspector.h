@@ -142,6 +142,7 @@ class ConnectionInspector final : private InspectorSink {
   EndCause end_cause_ = EndCause::none;
   const TlsSummary* tls_[2] = {nullptr, nullptr};  // client's leg, server's leg
   bool any_request_ = false;
+  bool client_starts_tls_ = false;  // the client's first byte is 0x16 (a TLS record)
 
   // HTTP phase.
   Phase phase_ = Phase::http;

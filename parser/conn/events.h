@@ -47,6 +47,8 @@ struct EventContext {
 struct HttpErrorEvent {
   Direction dir;
   const HttpError& error;
+  // The stream opens with a TLS handshake record: TLS sent to a plain hop.
+  bool starts_with_tls = false;
 };
 
 // One WebSocket opening handshake: the request, and the response when one

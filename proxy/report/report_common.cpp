@@ -71,6 +71,22 @@ std::string describe_end_cause(EndCause cause, const ReportOptions& opts) {
   return "The connection ended.";
 }
 
+bool tls_end_is_problem(const TlsEndEvent& e) {
+  return !e.close_notify && !e.close_handshake_done;
+}
+
+std::string tls_end_detail(const TlsEndEvent& e) {
+  const std::string who(e.leg);
+  if (e.close_notify) return "the " + who + " ended its TLS stream with close_notify";
+  if (e.close_handshake_done)
+    return "the " + who +
+           " closed TCP without TLS close_notify after the WebSocket close handshake (common, "
+           "harmless)";
+  return "the " + who +
+         " closed TCP without TLS close_notify before the WebSocket close handshake: the stream "
+         "was truncated (an endpoint or a hop cut the connection; the other side sees 1006)";
+}
+
 std::string unseen_corruption_note(const CloseFrame& c) {
   const std::string sender = c.dir == Direction::client_to_server ? "client" : "server";
   const Direction received = opposite(c.dir);

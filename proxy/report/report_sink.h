@@ -101,6 +101,14 @@ EventLevel level_of(const Violation& v);
 EventLevel level_of(const HandshakeEvent& e);
 // The sentence explaining an end cause, e.g. for a synthesized 1006.
 std::string describe_end_cause(EndCause cause, const ReportOptions& opts);
+// A TLS stream that ended without close_notify before the close handshake
+// completed was truncated: the explanation of a 1006 over TLS.
+bool tls_end_is_problem(const TlsEndEvent& e);
+// For an http_error whose stream starts with a TLS record.
+inline constexpr const char* kTlsToPlainHint =
+    "this client speaks TLS (its first byte, 0x16, opens a TLS record) to a plain listener: start "
+    "wsinspect with --tls-cert/--tls-key or --tls-self-signed so it connects with wss://";
+std::string tls_end_detail(const TlsEndEvent& e);
 // Why a 1002/1007 close with nothing flagged points at the closer's side.
 std::string unseen_corruption_note(const CloseFrame& c);
 

@@ -14,6 +14,16 @@ std::string endpoint_receiving(Direction d) {
   return d == Direction::client_to_server ? "server" : "client";
 }
 
+// "TLSv1.3 TLS_AES_256_GCM_SHA384 sni=example.com alpn=http/1.1 cert CN=... (ok)"
+std::string tls_text(const TlsSummary& t) {
+  std::string s = escape_text(t.version) + " " + escape_text(t.cipher);
+  if (!t.sni.empty()) s += " sni=" + escape_text(t.sni);
+  if (!t.alpn.empty()) s += " alpn=" + escape_text(t.alpn);
+  if (t.peer_certificate) s += " cert \"" + escape_text(t.peer_subject) + "\"";
+  if (!t.verification.empty()) s += " (" + escape_text(t.verification) + ")";
+  return s;
+}
+
 class TextSink final : public ReportSink {
  public:
   TextSink(LineOut& out, const ReportOptions& opts) : out_(out), opts_(opts) {}
@@ -22,7 +32,8 @@ class TextSink final : public ReportSink {
     emit(EventLevel::warn, c.conn, [&] {
       return std::string(direction_arrow(e.dir)) + " not HTTP at offset " +
              std::to_string(e.error.offset) + ": " + e.error.name + " (" +
-             escape_text(e.error.reason) + "); relaying this direction unparsed from here on";
+             escape_text(e.error.reason) + "); relaying this direction unparsed from here on" +
+             (e.starts_with_tls ? std::string("\n    ") + kTlsToPlainHint : std::string());
     });
   }
 
@@ -37,6 +48,10 @@ class TextSink final : public ReportSink {
       if (n && !n->subprotocol.empty()) text += " subprotocol=" + escape_text(n->subprotocol);
       if (n && !n->extensions.empty()) text += " extensions=\"" + escape_text(n->extensions) + "\"";
       text += n && n->websocket ? " (upgraded)" : " (not upgraded)";
+      if (!e.forwarded_host.empty())
+        text += " forwarded with Host " + escape_text(e.forwarded_host);
+      if (e.tls_client) text += "\n    tls client leg: " + tls_text(*e.tls_client);
+      if (e.tls_server) text += "\n    tls server leg: " + tls_text(*e.tls_server);
       for (const auto* list : {&e.request_findings, &e.response_findings}) {
         for (const Finding& f : *list) {
           const RuleInfo& info = rule_info(f.rule);
@@ -144,9 +159,47 @@ class TextSink final : public ReportSink {
     emit(EventLevel::info, 0, [&] {
       const std::string upstream =
           e.upstream == "builtin:echo" ? "the built-in echo server" : std::string(e.upstream);
-      return "wsinspect listening on " + std::string(e.address) + ", relaying to " + upstream +
-             "; connect WebSocket clients to " + std::string(e.url);
+      std::string text = "wsinspect listening on " + std::string(e.address) + ", relaying to " +
+                         upstream + "; connect WebSocket clients to " + std::string(e.url);
+      if (!e.tls_fingerprint.empty()) {
+        text += std::string("\n    TLS certificate") + (e.tls_self_signed ? " (self-signed)" : "") +
+                " SHA-256 " + std::string(e.tls_fingerprint);
+        if (e.tls_names && !e.tls_names->empty()) {
+          text += " for";
+          for (const std::string& n : *e.tls_names) text += " " + escape_text(n);
+        }
+      }
+      if (!e.host_rewrite.empty())
+        text += "\n    the Host header is rewritten to " + escape_text(e.host_rewrite) +
+                " (--keep-host keeps the client's)";
+      if (e.notes)
+        for (const std::string& n : *e.notes) text += "\n    note: " + escape_text(n);
+      return text;
     });
+    if (e.upstream_insecure) {
+      emit(EventLevel::warn, 0, [&] {
+        return std::string(
+            "the upstream's TLS certificate is NOT checked (--upstream-insecure): "
+            "anyone on the path can impersonate it");
+      });
+    }
+  }
+
+  void on_tls_error(const EventContext& c, const TlsErrorEvent& e) override {
+    emit(EventLevel::warn, c.conn, [&] {
+      const TlsFailure& f = e.failure;
+      std::string text = "tls handshake with the " + std::string(e.leg) + " failed: " + f.id;
+      if (!f.alert.empty()) text += " (alert " + escape_text(f.alert) + ")";
+      if (!f.reason.empty()) text += ": " + escape_text(f.reason);
+      text += "\n    " + f.explanation;
+      return text;
+    });
+  }
+
+  void on_tls_end(const EventContext& c, const TlsEndEvent& e) override {
+    const bool problem = tls_end_is_problem(e);
+    emit(problem ? EventLevel::warn : EventLevel::info, c.conn,
+         [&] { return "tls " + std::string(e.leg) + " " + tls_end_detail(e); });
   }
 
   void on_conn_open(const EventContext& c, std::string_view client) override {
