@@ -12,6 +12,7 @@
 #include "proxy/commands.h"
 #include "proxy/event_format.h"
 #include "proxy/hex_reader.h"
+#include "proxy/report/json_writer.h"
 #include "proxy/report/report_sink.h"
 
 namespace wsi {
@@ -22,21 +23,22 @@ class PrintingSink : public InspectorSink {
   PrintingSink(std::ostream& out, bool json) : out_(out), json_(json) {}
 
   void on_frame(Direction dir, const FrameHeader& h) override {
-    emit(frame_json(dir, h), [&] { return frame_text(dir, h); });
+    emit([&](JsonWriter& w) { frame_json(w, dir, h); }, [&] { return frame_text(dir, h); });
   }
   void on_violation(const Violation& v) override {
-    emit(violation_json(v), [&] { return violation_text(v); });
+    emit([&](JsonWriter& w) { violation_json(w, v); }, [&] { return violation_text(v); });
   }
   void on_close(const CloseFrame& c) override {
-    emit(close_json(c), [&] { return close_text(c); });
+    emit([&](JsonWriter& w) { close_json(w, c); }, [&] { return close_text(c); });
   }
   void on_message(const MessageInfo& m) override {
-    emit(message_json(m), [&] { return message_text(m); });
+    emit([&](JsonWriter& w) { message_json(w, m); }, [&] { return message_text(m); });
   }
-  template <class Text>
-  void emit(const nlohmann::ordered_json& j, Text text) {
+  // One line: the event's JSON object, or its text.
+  template <class Json, class Text>
+  void emit(Json json, Text text) {
     if (json_)
-      out_ << j.dump() << '\n';
+      out_ << json_object(json) << '\n';
     else
       out_ << text() << '\n';
   }
@@ -195,8 +197,9 @@ int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) 
     inspector.finish();
     return inspector.stats().count(Rule::stream_ended_mid_frame) != before;
   }();
-  sink.emit(summary_json(inspector.direction(), inspector.stats(), truncated),
-            [&] { return summary_text(inspector.direction(), inspector.stats(), truncated); });
+  sink.emit(
+      [&](JsonWriter& w) { summary_json(w, inspector.direction(), inspector.stats(), truncated); },
+      [&] { return summary_text(inspector.direction(), inspector.stats(), truncated); });
   return inspector.stats().errors ? 1 : 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <vector>
 
 #include "parser/close_codes.h"
 #include "parser/http_parser.h"
@@ -96,76 +97,107 @@ std::string_view direction_arrow(Direction d) {
   return d == Direction::client_to_server ? "c->s" : "s->c";
 }
 
-nlohmann::ordered_json frame_json(Direction dir, const FrameHeader& h) {
-  return {{"event", "frame"},
-          {"dir", direction_name(dir)},
-          {"frame_index", h.index},
-          {"offset", h.offset},
-          {"fin", h.fin},
-          {"rsv", h.rsv},
-          {"opcode", h.opcode},
-          {"opcode_name", opcode::name(h.opcode)},
-          {"masked", h.masked},
-          {"length", h.length},
-          {"header_hex", hex_bytes({h.raw, h.raw_len})}};
+void frame_json(JsonWriter& w, Direction dir, const FrameHeader& h) {
+  w.field("event", "frame")
+      .field("dir", direction_name(dir))
+      .field("frame_index", h.index)
+      .field("offset", h.offset)
+      .field("fin", h.fin)
+      .field("rsv", h.rsv)
+      .field("opcode", h.opcode)
+      .field("opcode_name", opcode::name(h.opcode))
+      .field("masked", h.masked)
+      .field("length", h.length)
+      .field("header_hex", hex_bytes({h.raw, h.raw_len}));
 }
 
-nlohmann::ordered_json violation_json(const Violation& v) {
+void rule_text_json(JsonWriter& w, Rule rule) {
+  struct Text {
+    std::string summary, fix;  // as JSON strings
+  };
+  static const std::vector<Text> kTexts = [] {
+    std::vector<Text> texts;
+    for (const RuleInfo& r : all_rules()) {
+      Text& t = texts.emplace_back();
+      JsonWriter::append_string(t.summary, r.summary);
+      JsonWriter::append_string(t.fix, r.fix);
+    }
+    return texts;
+  }();
+  const Text& t = kTexts[static_cast<size_t>(rule)];
+  w.key("summary").raw(t.summary).key("fix").raw(t.fix);
+}
+
+void violation_json(JsonWriter& w, const Violation& v) {
   const RuleInfo& r = rule_info(v.rule);
-  nlohmann::ordered_json j = {
-      {"event", "violation"},
-      {"dir", direction_name(v.dir)},
-      {"rule", r.id},
-      {"close_code", r.close_code},
-      {"severity", severity_name(r.severity)},
-      {"rfc", r.rfc},
-      {"offset", v.offset},
-      {"frame_index", v.frame_index},
-      {"detail", escape_text(v.detail)},
-      {"header_hex", v.header ? hex_bytes({v.header->raw, v.header->raw_len}) : ""},
-      {"summary", r.summary},
-      {"fix", r.fix}};
-  return j;
+  w.field("event", "violation")
+      .field("dir", direction_name(v.dir))
+      .field("rule", r.id)
+      .field("close_code", r.close_code)
+      .field("severity", severity_name(r.severity))
+      .field("rfc", r.rfc)
+      .field("offset", v.offset)
+      .field("frame_index", v.frame_index)
+      .field("detail", escape_text(v.detail))
+      .field("header_hex", v.header ? hex_bytes({v.header->raw, v.header->raw_len}) : "");
+  rule_text_json(w, v.rule);
 }
 
-nlohmann::ordered_json explanation_json(uint32_t code) {
-  const CloseCodeInfo& info = close_code_info(code);
-  return {{"description", info.description}, {"when", info.when}, {"fix", info.fix}};
+std::string_view explanation_json(uint32_t code) {
+  static const std::vector<std::string> kExplanations = [] {
+    std::vector<std::string> all;
+    for (const CloseCodeInfo& info : all_close_codes()) {
+      all.push_back(json_object([&](JsonWriter& w) {
+        w.field("description", info.description).field("when", info.when).field("fix", info.fix);
+      }));
+    }
+    return all;
+  }();
+  // close_code_info() returns an entry of all_close_codes().
+  return kExplanations[&close_code_info(code) - all_close_codes().data()];
 }
 
-nlohmann::ordered_json close_json(const CloseFrame& c) {
-  return {{"event", "close"},
-          {"dir", direction_name(c.dir)},
-          {"frame_index", c.frame_index},
-          {"offset", c.offset},
-          {"code", c.code},
-          {"on_wire", c.has_code},
-          {"name", close_code_info(c.code).name},
-          {"reason", escape_bytes(c.reason)},
-          {"valid", c.valid()},
-          {"explanation", explanation_json(c.code)}};
+void close_json(JsonWriter& w, const CloseFrame& c) {
+  w.field("event", "close")
+      .field("dir", direction_name(c.dir))
+      .field("frame_index", c.frame_index)
+      .field("offset", c.offset)
+      .field("code", c.code)
+      .field("on_wire", c.has_code)
+      .field("name", close_code_info(c.code).name)
+      .field("reason", escape_bytes(c.reason))
+      .field("valid", c.valid())
+      .key("explanation")
+      .raw(explanation_json(c.code));
 }
 
-nlohmann::ordered_json message_json(const MessageInfo& m) {
-  return {{"event", "message"},
-          {"dir", direction_name(m.dir)},
-          {"first_frame_index", m.first_frame_index},
-          {"opcode_name", opcode::name(m.opcode)},
-          {"size", m.size},
-          {"inflated_size", m.inflated_size},
-          {"frames", m.frames},
-          {"compressed", m.compressed}};
+void message_json(JsonWriter& w, const MessageInfo& m) {
+  w.field("event", "message")
+      .field("dir", direction_name(m.dir))
+      .field("first_frame_index", m.first_frame_index)
+      .field("opcode_name", opcode::name(m.opcode))
+      .field("size", m.size)
+      .field("inflated_size", m.inflated_size)
+      .field("frames", m.frames)
+      .field("compressed", m.compressed);
 }
 
-nlohmann::ordered_json summary_json(Direction dir, const InspectorStats& s, bool truncated) {
-  nlohmann::ordered_json by_rule = nlohmann::ordered_json::object();
+void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated) {
+  w.field("event", "summary")
+      .field("dir", direction_name(dir))
+      .field("bytes", s.bytes)
+      .field("frames", s.frames)
+      .field("messages", s.messages)
+      .field("control_frames", s.control_frames)
+      .field("errors", s.errors)
+      .field("warnings", s.warnings)
+      .field("suppressed", s.suppressed)
+      .field("closes", s.closes)
+      .key("by_rule")
+      .begin_object();
   for (size_t i = 0; i < kRuleCount; ++i)
-    if (const uint32_t n = s.count(all_rules()[i].rule))
-      by_rule[std::string(all_rules()[i].id)] = n;
-  return {{"event", "summary"}, {"dir", direction_name(dir)}, {"bytes", s.bytes},
-          {"frames", s.frames}, {"messages", s.messages},     {"control_frames", s.control_frames},
-          {"errors", s.errors}, {"warnings", s.warnings},     {"suppressed", s.suppressed},
-          {"closes", s.closes}, {"by_rule", by_rule},         {"truncated", truncated}};
+    if (const uint32_t n = s.count(all_rules()[i].rule)) w.field(all_rules()[i].id, n);
+  w.end_object().field("truncated", truncated);
 }
 
 std::string frame_text(Direction dir, const FrameHeader& h) {

@@ -8,9 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "parser/stream_inspector.h"
+#include "proxy/report/json_writer.h"
 
 namespace wsi {
 
@@ -30,14 +29,21 @@ bool is_secret_header(std::string_view name);
 // "82 85 37 fa 21 3d": the bytes as lower-case hex separated by spaces.
 std::string hex_bytes(std::span<const uint8_t> bytes);
 
-nlohmann::ordered_json frame_json(Direction dir, const FrameHeader& h);
-nlohmann::ordered_json violation_json(const Violation& v);
-nlohmann::ordered_json close_json(const CloseFrame& c);
-nlohmann::ordered_json message_json(const MessageInfo& m);
-nlohmann::ordered_json summary_json(Direction dir, const InspectorStats& s, bool truncated);
+// The JSON form of each event: these write its fields, in the order of
+// docs/events.md, into the open object of `w`. The proxy's sink writes ts,
+// level and conn in front and may add fields after; decode writes nothing
+// else (json_object() makes the whole line).
+void frame_json(JsonWriter& w, Direction dir, const FrameHeader& h);
+void violation_json(JsonWriter& w, const Violation& v);
+void close_json(JsonWriter& w, const CloseFrame& c);
+void message_json(JsonWriter& w, const MessageInfo& m);
+void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated);
 
-// The explanation object of a close code: description, when, fix.
-nlohmann::ordered_json explanation_json(uint32_t code);
+// The explanation object of a close code ({"description","when","fix"}),
+// serialised once per run.
+std::string_view explanation_json(uint32_t code);
+// A rule's "summary" and "fix" fields, serialised once per run.
+void rule_text_json(JsonWriter& w, Rule rule);
 
 std::string frame_text(Direction dir, const FrameHeader& h);
 std::string violation_text(const Violation& v);

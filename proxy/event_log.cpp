@@ -43,16 +43,29 @@ EventLevel from_config(LogLevel l) {
 
 std::string timestamp_now() {
   using namespace std::chrono;
-  const auto now = system_clock::now();
-  const auto us = duration_cast<microseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us % 1000000));
-  return buf;
+  const long long us = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  // Every event line starts with the time: the date and time to the second
+  // are formatted once a second, only the microseconds for each line.
+  thread_local long long cached_secs = -1;
+  thread_local char prefix[48];  // "2026-11-25T01:50:27."
+  thread_local int prefix_len = 0;
+  const long long secs = us / 1000000;
+  if (secs != cached_secs) {
+    const std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    prefix_len =
+        std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  char tail[7];  // the microseconds, then 'Z'
+  for (long long v = us % 1000000, i = 5; i >= 0; --i, v /= 10)
+    tail[i] = static_cast<char>('0' + v % 10);
+  tail[6] = 'Z';
+  std::string out(prefix, static_cast<size_t>(prefix_len));
+  out.append(tail, sizeof tail);
+  return out;
 }
 
 EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_level)) {

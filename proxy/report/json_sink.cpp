@@ -1,34 +1,35 @@
 // The JSON form of every event: one object per line, the schema of
-// docs/events.md (fields are added, never renamed).
+// docs/events.md (fields are added, never renamed). Each line is written
+// straight into one reused buffer (JsonWriter), with no tree in between.
 #include "parser/close_codes.h"
 #include "proxy/event_format.h"
 #include "proxy/event_log.h"
+#include "proxy/report/json_writer.h"
 #include "proxy/report/report_sink.h"
 
 namespace wsi {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-Json finding_json(const Finding& f) {
+void finding_json(JsonWriter& w, const Finding& f) {
   const RuleInfo& r = rule_info(f.rule);
   const bool request = std::string_view(r.id).rfind("request-", 0) == 0;
-  return {{"dir", request ? "client_to_server" : "server_to_client"},
-          {"rule", r.id},
-          {"severity", severity_name(r.severity)},
-          {"close_code", r.close_code},
-          {"http_status", r.http_status},
-          {"rfc", r.rfc},
-          {"offset", f.offset},
-          {"detail", escape_text(f.detail)},
-          {"summary", r.summary},
-          {"fix", r.fix}};
+  w.begin_object()
+      .field("dir", request ? "client_to_server" : "server_to_client")
+      .field("rule", r.id)
+      .field("severity", severity_name(r.severity))
+      .field("close_code", r.close_code)
+      .field("http_status", r.http_status)
+      .field("rfc", r.rfc)
+      .field("offset", f.offset)
+      .field("detail", escape_text(f.detail));
+  rule_text_json(w, f.rule);
+  w.end_object();
 }
 
-Json string_array(const std::vector<std::string>& v) {
-  Json a = Json::array();
-  for (const std::string& s : v) a.push_back(escape_text(s));
-  return a;
+void string_array(JsonWriter& w, const std::vector<std::string>& v) {
+  w.begin_array();
+  for (const std::string& s : v) w.value(escape_text(s));
+  w.end_array();
 }
 
 class JsonSink final : public ReportSink {
@@ -36,236 +37,257 @@ class JsonSink final : public ReportSink {
   JsonSink(LineOut& out, const ReportOptions& opts) : out_(out), opts_(opts) {}
 
   void on_http_error(const EventContext& c, const HttpErrorEvent& e) override {
-    emit(EventLevel::warn, c.conn, [&] {
-      return Json{{"event", "http_error"},
-                  {"dir", direction_name(e.dir)},
-                  {"error", e.error.name},
-                  {"reason", escape_text(e.error.reason)},
-                  {"offset", e.error.offset}};
+    emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "http_error")
+          .field("dir", direction_name(e.dir))
+          .field("error", e.error.name)
+          .field("reason", escape_text(e.error.reason))
+          .field("offset", e.error.offset);
     });
   }
 
   void on_handshake(const EventContext& c, const HandshakeEvent& e) override {
-    emit(level_of(e), c.conn, [&] {
+    emit(level_of(e), c.conn, [&](JsonWriter& w) {
       const HandshakeRequest& r = e.request;
-      Json headers = Json::object();
-      for (const HttpHeader& h : e.headers) {
-        const std::string name = escape_text(h.name);
-        const std::string value =
-            !opts_.show_secrets && is_secret_header(h.name) ? "[redacted]" : escape_text(h.value);
-        // A header sent on several lines keeps every value, joined as HTTP would.
-        if (headers.contains(name))
-          headers[name] = headers[name].get<std::string>() + ", " + value;
-        else
-          headers[name] = value;
-      }
-      Json findings = Json::array();
-      for (const auto* list : {&e.request_findings, &e.response_findings})
-        for (const Finding& f : *list) findings.push_back(finding_json(f));
       const Negotiated* n = e.negotiated;
-      return Json{{"event", "handshake"},
-                  {"path", escape_text(r.path)},
-                  {"host", escape_text(r.host)},
-                  {"subprotocols_offered", string_array(r.offered_subprotocols)},
-                  {"extensions_offered", escape_text(r.extensions_header)},
-                  {"status", e.response ? e.response->status : 0},
-                  {"subprotocol", n ? escape_text(n->subprotocol) : ""},
-                  {"extensions", n ? escape_text(n->extensions) : ""},
-                  {"upgraded", n && n->websocket},
-                  {"headers", headers},
-                  {"findings", findings}};
+      w.field("event", "handshake")
+          .field("path", escape_text(r.path))
+          .field("host", escape_text(r.host))
+          .key("subprotocols_offered");
+      string_array(w, r.offered_subprotocols);
+      w.field("extensions_offered", escape_text(r.extensions_header))
+          .field("status", e.response ? e.response->status : 0)
+          .field("subprotocol", n ? escape_text(n->subprotocol) : "")
+          .field("extensions", n ? escape_text(n->extensions) : "")
+          .field("upgraded", n && n->websocket)
+          .key("headers");
+      headers_json(w, e.headers);
+      w.key("findings").begin_array();
+      for (const auto* list : {&e.request_findings, &e.response_findings})
+        for (const Finding& f : *list) finding_json(w, f);
+      w.end_array();
     });
   }
 
   void on_http(const EventContext& c, const HttpExchangeEvent& e) override {
-    emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, [&] {
-      return Json{{"event", "http"},
-                  {"method", escape_text(e.method)},
-                  {"path", escape_text(e.path)},
-                  {"status", e.status}};
+    emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "http")
+          .field("method", escape_text(e.method))
+          .field("path", escape_text(e.path))
+          .field("status", e.status);
     });
   }
 
   void on_frame(const EventContext& c, Direction d, const FrameHeader& h) override {
-    emit(EventLevel::debug, c.conn, [&] { return frame_json(d, h); });
+    emit(EventLevel::debug, c.conn, [&](JsonWriter& w) { frame_json(w, d, h); });
   }
 
   void on_message(const EventContext& c, const MessageInfo& m) override {
-    emit(EventLevel::debug, c.conn, [&] { return message_json(m); });
+    emit(EventLevel::debug, c.conn, [&](JsonWriter& w) { message_json(w, m); });
   }
 
   void on_preview(const EventContext& c, const PreviewEvent& e) override {
-    emit(EventLevel::info, c.conn, [&] {
+    emit(EventLevel::info, c.conn, [&](JsonWriter& w) {
       const FrameHeader& h = e.header;
-      return Json{{"event", "preview"},      {"dir", direction_name(e.dir)},
-                  {"frame_index", h.index},  {"opcode_name", opcode::name(h.opcode)},
-                  {"length", h.length},      {"payload", escape_text(e.payload)},
-                  {"truncated", e.truncated}};
+      w.field("event", "preview")
+          .field("dir", direction_name(e.dir))
+          .field("frame_index", h.index)
+          .field("opcode_name", opcode::name(h.opcode))
+          .field("length", h.length)
+          .field("payload", escape_text(e.payload))
+          .field("truncated", e.truncated);
     });
   }
 
   void on_violation(const EventContext& c, const Violation& v) override {
-    emit(level_of(v), c.conn, [&] { return violation_json(v); });
+    emit(level_of(v), c.conn, [&](JsonWriter& w) { violation_json(w, v); });
   }
 
   void on_close(const EventContext& c, const CloseEvent& e) override {
-    emit(level_of(e), c.conn, [&] {
-      Json j = close_json(e.frame);
-      j["in_reply"] = e.in_reply;
+    emit(level_of(e), c.conn, [&](JsonWriter& w) {
+      close_json(w, e.frame);
+      w.field("in_reply", e.in_reply);
       if (const CloseCause* k = e.caused_by) {
-        j["caused_by"] = {{"rule", rule_info(k->rule).id},
-                          {"dir", direction_name(k->dir)},
-                          {"offset", k->offset},
-                          {"frame_index", k->frame_index},
-                          {"ms_before", k->ms_before}};
+        w.key("caused_by")
+            .begin_object()
+            .field("rule", rule_info(k->rule).id)
+            .field("dir", direction_name(k->dir))
+            .field("offset", k->offset)
+            .field("frame_index", k->frame_index)
+            .field("ms_before", k->ms_before)
+            .end_object();
       } else if (e.unseen_corruption) {
-        j["note"] = unseen_corruption_note(e.frame);
+        w.field("note", unseen_corruption_note(e.frame));
       }
-      return j;
     });
   }
 
   void on_synthesized_close(const EventContext& c, const SynthesizedCloseEvent& e) override {
-    const std::string who = e.dir == Direction::client_to_server ? "server" : "client";
+    const char* who = e.dir == Direction::client_to_server ? "server" : "client";
     if (e.code == 1001) {
-      emit(EventLevel::info, c.conn, [&] {
-        return Json{{"event", "close"},
-                    {"dir", direction_name(e.dir)},
-                    {"synthesized", true},
-                    {"sent_by", "wsinspect"},
-                    {"endpoint", who},
-                    {"code", 1001},
-                    {"on_wire", true},
-                    {"name", close_code_info(1001).name},
-                    {"reason", "wsinspect shutting down"},
-                    {"valid", true},
-                    {"cause", end_cause_id(e.cause)},
-                    {"explanation", explanation_json(1001)}};
+      emit(EventLevel::info, c.conn, [&](JsonWriter& w) {
+        w.field("event", "close")
+            .field("dir", direction_name(e.dir))
+            .field("synthesized", true)
+            .field("sent_by", "wsinspect")
+            .field("endpoint", who)
+            .field("code", 1001)
+            .field("on_wire", true)
+            .field("name", close_code_info(1001).name)
+            .field("reason", "wsinspect shutting down")
+            .field("valid", true)
+            .field("cause", end_cause_id(e.cause))
+            .key("explanation")
+            .raw(explanation_json(1001));
       });
       return;
     }
-    emit(EventLevel::warn, c.conn, [&] {
-      return Json{{"event", "close"},
-                  {"dir", direction_name(e.dir)},
-                  {"synthesized", true},
-                  {"endpoint", who},
-                  {"code", e.code},
-                  {"on_wire", false},
-                  {"name", close_code_info(e.code).name},
-                  {"reason", ""},
-                  {"valid", false},
-                  {"cause", end_cause_id(e.cause)},
-                  {"cause_detail", describe_end_cause(e.cause, opts_)},
-                  {"explanation", explanation_json(e.code)}};
+    emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "close")
+          .field("dir", direction_name(e.dir))
+          .field("synthesized", true)
+          .field("endpoint", who)
+          .field("code", e.code)
+          .field("on_wire", false)
+          .field("name", close_code_info(e.code).name)
+          .field("reason", "")
+          .field("valid", false)
+          .field("cause", end_cause_id(e.cause))
+          .field("cause_detail", describe_end_cause(e.cause, opts_))
+          .key("explanation")
+          .raw(explanation_json(e.code));
     });
   }
 
   void on_gap(const EventContext& c, const GapEvent& e) override {
-    emit(EventLevel::warn, c.conn, [&] {
-      return Json{
-          {"event", "gap"}, {"dir", direction_name(e.dir)}, {"from", e.from}, {"reason", e.reason}};
+    emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "gap")
+          .field("dir", direction_name(e.dir))
+          .field("from", e.from)
+          .field("reason", e.reason);
     });
   }
 
   void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override {
-    emit(EventLevel::info, c.conn, [&] {
-      Json j = {{"event", "conn_close"},
-                {"duration_ms", e.duration_ms},
-                {"ended_by", end_cause_id(e.ended_by)},
-                {"upgraded", e.upgraded}};
+    emit(EventLevel::info, c.conn, [&](JsonWriter& w) {
+      w.field("event", "conn_close")
+          .field("duration_ms", e.duration_ms)
+          .field("ended_by", end_cause_id(e.ended_by))
+          .field("upgraded", e.upgraded);
       for (size_t i = 0; i < 2; ++i) {
         const Direction d = i == 0 ? Direction::client_to_server : Direction::server_to_client;
-        Json dj = {{"bytes", e.dir[i].bytes}};
+        w.key(direction_name(d)).begin_object().field("bytes", e.dir[i].bytes);
         if (const InspectorStats* st = e.dir[i].stats) {
-          dj["frames"] = st->frames;
-          dj["messages"] = st->messages;
-          dj["errors"] = st->errors;
-          dj["warnings"] = st->warnings;
-          dj["closes"] = st->closes;
+          w.field("frames", st->frames)
+              .field("messages", st->messages)
+              .field("errors", st->errors)
+              .field("warnings", st->warnings)
+              .field("closes", st->closes);
         }
-        j[std::string(direction_name(d))] = dj;
+        w.end_object();
       }
-      return j;
     });
   }
 
   void on_listening(const ListeningEvent& e) override {
-    emit(EventLevel::info, 0, [&] {
-      return Json{{"event", "listening"},
-                  {"address", e.address},
-                  {"upstream", e.upstream},
-                  {"url", e.url},
-                  {"inspect", e.inspect}};
+    emit(EventLevel::info, 0, [&](JsonWriter& w) {
+      w.field("event", "listening")
+          .field("address", e.address)
+          .field("upstream", e.upstream)
+          .field("url", e.url)
+          .field("inspect", e.inspect);
     });
   }
 
   void on_conn_open(const EventContext& c, std::string_view client) override {
-    emit(EventLevel::info, c.conn, [&] {
-      return Json{{"event", "conn_open"}, {"client", client}};
-    });
+    emit(EventLevel::info, c.conn,
+         [&](JsonWriter& w) { w.field("event", "conn_open").field("client", client); });
   }
 
   void on_conn_refused(const EventContext& c, uint64_t limit) override {
-    emit(EventLevel::warn, c.conn, [&] {
-      return Json{{"event", "conn_refused"}, {"reason", "max_connections"}, {"limit", limit}};
+    emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "conn_refused").field("reason", "max_connections").field("limit", limit);
     });
   }
 
   void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override {
-    emit(EventLevel::warn, c.conn, [&] {
-      return Json{{"event", "upstream_error"},
-                  {"upstream", e.upstream},
-                  {"stage", e.stage},
-                  {"error", e.error},
-                  {"status", e.status}};
+    emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "upstream_error")
+          .field("upstream", e.upstream)
+          .field("stage", e.stage)
+          .field("error", e.error)
+          .field("status", e.status);
     });
   }
 
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override {
-    emit(EventLevel::info, 0, [&] {
-      return Json{{"event", "shutdown"},
-                  {"signal", signal},
-                  {"open_connections", open},
-                  {"drain_ms", drain_ms}};
+    emit(EventLevel::info, 0, [&](JsonWriter& w) {
+      w.field("event", "shutdown")
+          .field("signal", signal)
+          .field("open_connections", open)
+          .field("drain_ms", drain_ms);
     });
   }
 
   void on_drain_over(size_t open) override {
-    emit(EventLevel::warn, 0, [&] {
-      return Json{{"event", "shutdown"}, {"phase", "forced"}, {"open_connections", open}};
+    emit(EventLevel::warn, 0, [&](JsonWriter& w) {
+      w.field("event", "shutdown").field("phase", "forced").field("open_connections", open);
     });
   }
 
   void on_stopped(const ProxyTotals& t) override {
-    emit(EventLevel::info, 0, [&] {
-      return Json{{"event", "stopped"},         {"connections", t.accepted},
-                  {"refused", t.refused},       {"upstream_errors", t.upstream_errors},
-                  {"violations", t.violations}, {"handshake_findings", t.handshake_findings}};
+    emit(EventLevel::info, 0, [&](JsonWriter& w) {
+      w.field("event", "stopped")
+          .field("connections", t.accepted)
+          .field("refused", t.refused)
+          .field("upstream_errors", t.upstream_errors)
+          .field("violations", t.violations)
+          .field("handshake_findings", t.handshake_findings);
     });
   }
 
  private:
-  template <class Build>
-  void emit(EventLevel level, uint64_t conn, Build build) {
-    if (!out_.enabled(level)) return;
-    const std::string event =
-        build().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (!opts_.stamped) {
-      out_.write(level, event);
-      return;
+  // One key per header name, in the order names first appear; a header sent
+  // on several lines keeps every value, joined with ", " as HTTP would.
+  // Names are compared as sent: escape_text() maps distinct names to
+  // distinct texts, so this is the same as comparing the escaped keys.
+  void headers_json(JsonWriter& w, const std::vector<HttpHeader>& headers) const {
+    w.begin_object();
+    for (size_t i = 0; i < headers.size(); ++i) {
+      const std::string& name = headers[i].name;
+      bool seen = false;
+      for (size_t j = 0; j < i && !seen; ++j) seen = headers[j].name == name;
+      if (seen) continue;
+      std::string value = header_value(headers[i]);
+      for (size_t j = i + 1; j < headers.size(); ++j)
+        if (headers[j].name == name) value += ", " + header_value(headers[j]);
+      w.field(escape_text(name), value);
     }
-    // "ts", "level" and "conn" go in front of the event's own fields. They
-    // need no escaping, so they are written as text and the event's object
-    // is joined on, instead of copying its tree into a second one.
-    std::string line = "{\"ts\":\"" + timestamp_now() + "\",\"level\":\"" + level_name(level) + '"';
-    if (conn) line += ",\"conn\":" + std::to_string(conn);
-    if (event.size() > 2) line += ',';
-    line.append(event, 1, std::string::npos);
-    out_.write(level, line);
+    w.end_object();
+  }
+
+  std::string header_value(const HttpHeader& h) const {
+    return !opts_.show_secrets && is_secret_header(h.name) ? "[redacted]" : escape_text(h.value);
+  }
+
+  template <class Fields>
+  void emit(EventLevel level, uint64_t conn, Fields fields) {
+    if (!out_.enabled(level)) return;
+    line_.clear();
+    JsonWriter w(line_);
+    w.begin_object();
+    if (opts_.stamped) {
+      w.field("ts", timestamp_now()).field("level", level_name(level));
+      if (conn) w.field("conn", conn);
+    }
+    fields(w);
+    w.end_object();
+    out_.write(level, line_);
   }
 
   LineOut& out_;
   ReportOptions opts_;
+  std::string line_;  // reused: its capacity stays from one line to the next
 };
 
 }  // namespace
