@@ -33,6 +33,9 @@ struct DecodeOptions {
 // usage or input errors.
 int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err);
 
+// `wsinspect ca init DIR`: 0 when the CA was made, 1 when it could not be.
+int run_ca_init(const std::string& dir, std::ostream& out, std::ostream& err);
+
 struct ProxyConfig;
 class Server;
 

@@ -223,6 +223,28 @@ bool check_listen(std::string_view s, std::string& why) {
   return false;
 }
 
+// "example.com", "*.example.com", an IP address; with ":PORT" for targets.
+bool check_host_pattern(std::string_view s, std::string& why) {
+  std::string_view host = s.starts_with("*.") ? s.substr(2) : s;
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  if (!host.empty() && (valid_plain_host(host) || valid_ipv6(host))) return true;
+  why = quote(s) + " is not a host name, *.domain or IP address";
+  return false;
+}
+
+bool check_target_pattern(std::string_view s, std::string& why) {
+  std::string host;
+  uint16_t port = 0;
+  if (split_host_port(s, host, port) && port != 0) return check_host_pattern(host, why);
+  if (s.starts_with("*.") && s.find(':') != std::string_view::npos) {
+    const size_t colon = s.rfind(':');
+    std::string_view p = s.substr(colon + 1);
+    if (!p.empty() && std::all_of(p.begin(), p.end(), is_digit))
+      return check_host_pattern(s.substr(0, colon), why);
+  }
+  return check_host_pattern(s, why);
+}
+
 bool check_upstream(std::string_view s, std::string& why) {
   if (s == kBuiltinEcho) return true;
   if (s.starts_with("builtin:")) {
@@ -248,9 +270,37 @@ bool check_setting_relations(const ProxyConfig& cfg, std::string& why) {
     why = "--upstream-key needs --upstream-cert";
     return false;
   }
+  if (!cfg.forward) {
+    const std::pair<bool, const char*> needs_forward[] = {
+        {!cfg.ca_dir.empty(), "--ca"},
+        {!cfg.passthrough.empty(), "--passthrough"},
+        {!cfg.allow_targets.empty(), "--allow-target"}};
+    for (const auto& [given, flag] : needs_forward) {
+      if (given) {
+        why = std::string(flag) + " needs --forward";
+        return false;
+      }
+    }
+  } else {
+    if (!cfg.tls_cert.empty() || cfg.tls_self_signed) {
+      why = "--forward serves plain HTTP proxy requests: leave out --tls-cert/--tls-self-signed";
+      return false;
+    }
+    std::string host;
+    uint16_t port = 0;
+    split_host_port(cfg.listen, host, port);
+    const bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
+    if (!loopback && cfg.allow_targets.empty()) {
+      why = "--forward on " + cfg.listen +
+            " would let anyone who reaches it use it to reach any host, internal networks "
+            "included: listen on a loopback address, or name the targets with --allow-target";
+      return false;
+    }
+  }
   UpstreamTarget t;
   std::string ignored;
-  const bool tls_upstream = parse_upstream(cfg.upstream, t, ignored) && t.tls;
+  // A forward proxy's intercepted targets are reached over TLS too.
+  const bool tls_upstream = cfg.forward || (parse_upstream(cfg.upstream, t, ignored) && t.tls);
   const std::pair<bool, const char*> needs_wss[] = {
       {!cfg.upstream_sni.empty(), "--upstream-sni"},
       {!cfg.upstream_ca.empty(), "--upstream-ca"},
@@ -451,7 +501,12 @@ struct AddressValue {
   std::string text(const ProxyConfig& cfg) const { return cfg.*field; }
   bool check(const ProxyConfig& cfg, std::string_view, std::string& why) const {
     if (missing && (cfg.*field).empty()) {
+      if (cfg.forward) return true;  // the forward proxy's targets come from its clients
       why = missing;
+      return false;
+    }
+    if (cfg.forward && !(cfg.*field).empty() && missing) {
+      why = "--forward takes its targets from the clients: leave out --upstream";
       return false;
     }
     return syntax(cfg.*field, why);
@@ -569,9 +624,63 @@ struct BoolValue {
   bool check(const ProxyConfig&, std::string_view, std::string&) const { return true; }
 };
 
+// A list of names: a TOML array of strings; on the command line, the flag
+// repeated or one comma-separated value.
+struct ListValue {
+  std::vector<std::string> ProxyConfig::*field;
+  std::string_view type;  // "HOST"
+  bool (*syntax)(std::string_view, std::string&) = nullptr;
+
+  static constexpr SettingKind kind = SettingKind::list;
+  std::string type_name() const { return std::string(type) + ",..."; }
+  void read(TomlReader& r, const toml::node& n, const std::string& key, ProxyConfig& cfg) const {
+    std::vector<std::string> out;
+    if (const auto* one = n.as_string()) {
+      out.push_back(one->get());
+    } else if (const auto* arr = n.as_array()) {
+      for (const toml::node& item : *arr) {
+        const auto* s = item.as_string();
+        if (!s) return r.wrong_type(item, key, "a string");
+        out.push_back(s->get());
+      }
+    } else {
+      return r.wrong_type(n, key, "an array of strings");
+    }
+    std::string why;
+    for (const std::string& item : out) {
+      if (syntax && !syntax(item, why)) return r.fail(n.source().begin, key + ": " + why);
+    }
+    cfg.*field = std::move(out);
+  }
+  bool parse(const std::string& t, ProxyConfig& cfg, std::string& why) const {
+    std::vector<std::string> out;
+    size_t at = 0;
+    while (at <= t.size()) {
+      size_t comma = t.find(',', at);
+      if (comma == std::string::npos) comma = t.size();
+      std::string item = t.substr(at, comma - at);
+      while (!item.empty() && item.back() == ' ') item.pop_back();
+      while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+      if (!item.empty()) {
+        if (syntax && !syntax(item, why)) return false;
+        out.push_back(item);
+      }
+      at = comma + 1;
+    }
+    cfg.*field = std::move(out);
+    return true;
+  }
+  std::string text(const ProxyConfig& cfg) const {
+    std::string out;
+    for (const std::string& item : cfg.*field) out += (out.empty() ? "" : ",") + item;
+    return out;
+  }
+  bool check(const ProxyConfig&, std::string_view, std::string&) const { return true; }
+};
+
 using Value = std::variant<TextValue, AddressValue, ChoiceValue<std::optional<LogFormat>>,
                            ChoiceValue<LogLevel>, ChoiceValue<ColorMode>, CountValue, SizeValue,
-                           DurationValue, BoolValue>;
+                           DurationValue, BoolValue, ListValue>;
 
 struct Setting {
   std::string_view key;   // the TOML key; a dot separates a table from its key
@@ -737,6 +846,30 @@ constexpr Setting kSettings[] = {
      .value = TextValue{&ProxyConfig::upstream_key, "FILE"},
      .help = "The private key of --upstream-cert",
      .default_note = "in the --upstream-cert file"},
+    {.key = "forward.enabled",
+     .flag = "--forward",
+     .value = BoolValue{&ProxyConfig::forward},
+     .help = "Be the clients' HTTP proxy: serve CONNECT host:port and GET ws://host/... and "
+             "inspect what goes through (no --upstream)",
+     .rule = "relay to --upstream"},
+    {.key = "forward.ca",
+     .flag = "--ca",
+     .value = TextValue{&ProxyConfig::ca_dir, "DIR"},
+     .help = "Intercept TLS after CONNECT with leaf certificates signed by the CA in DIR "
+             "(make one with: wsinspect ca init DIR)",
+     .default_note = "TLS after CONNECT is tunnelled, not inspected"},
+    {.key = "forward.passthrough",
+     .flag = "--passthrough",
+     .value = ListValue{&ProxyConfig::passthrough, "HOST", check_host_pattern},
+     .help = "Tunnel TLS to these hosts without intercepting it (*.example.com matches "
+             "subdomains)",
+     .default_note = "none"},
+    {.key = "forward.allow_target",
+     .flag = "--allow-target",
+     .value = ListValue{&ProxyConfig::allow_targets, "HOST[:PORT]", check_target_pattern},
+     .help = "Targets the forward proxy may reach (*.example.com, host:443); required when it "
+             "listens on a non-loopback address",
+     .default_note = "any target, on a loopback listener only"},
     {.key = "shutdown.close_frames",
      .flag = "--shutdown-close-frames",
      .value = BoolValue{&ProxyConfig::shutdown_close_frames},
@@ -1046,7 +1179,8 @@ struct ProxyOptions::Impl {
     CLI::Option* option = nullptr;
     CLI::Option* negation = nullptr;  // a boolean's --no- flag
     std::string negation_name;
-    std::string text;  // a value flag's argument
+    std::string text;                // a value flag's argument
+    std::vector<std::string> texts;  // a list flag's arguments, every time it is given
   };
 
   const CLI::App* cmd = nullptr;
@@ -1072,6 +1206,8 @@ ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
       f.option = cmd.add_flag(std::string(s.flag))->description(help_text(s))->type_name(type);
       f.negation_name = negation_of(s);
       f.negation = cmd.add_flag(f.negation_name)->group("");
+    } else if (std::holds_alternative<ListValue>(s.value)) {
+      f.option = cmd.add_option(std::string(s.flag), f.texts, help_text(s))->type_name(type);
     } else {
       f.option = cmd.add_option(std::string(s.flag), f.text, help_text(s))->type_name(type);
     }
@@ -1093,6 +1229,7 @@ std::optional<ProxyConfig> ProxyOptions::resolve(std::string& error) const {
     const Impl::Flag& f = i.flags[n];
     std::string name(s.flag);
     std::string text = f.text;
+    for (const std::string& t : f.texts) text += (text.empty() ? "" : ",") + t;
     std::string why;
     if (f.negation) {
       // The last of --x, --x=VALUE and --no-x[=VALUE] wins.

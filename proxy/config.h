@@ -62,6 +62,12 @@ struct ProxyConfig {
   std::string upstream_cert;  // client certificate, optional
   std::string upstream_key;
 
+  // [forward]: the forward proxy (clients configure wsinspect as their HTTP proxy)
+  bool forward = false;
+  std::string ca_dir;  // the CA intercepted TLS is signed with (wsinspect ca init DIR)
+  std::vector<std::string> passthrough;    // hosts tunnelled without interception
+  std::vector<std::string> allow_targets;  // HOST or HOST:PORT patterns ("*.example.com:443")
+
   // [shutdown]
   bool shutdown_close_frames = false;  // after the drain time, send close 1001 to both sides
 };
@@ -101,7 +107,7 @@ bool validate_config(const ProxyConfig& cfg, std::string& error);
 bool check_setting_relations(const ProxyConfig& cfg, std::string& error);
 
 // What the settings table says about one setting, for tests and documentation.
-enum class SettingKind : uint8_t { text, address, choice, count, size, duration, boolean };
+enum class SettingKind : uint8_t { text, address, choice, count, size, duration, boolean, list };
 
 struct SettingInfo {
   std::string_view key;   // the TOML key, dotted: "log.level"

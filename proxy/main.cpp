@@ -87,6 +87,15 @@ int main(int argc, char** argv) {
       "rules", "List every rule checked: id, severity, RFC section, close code, fix");
   rules->add_flag("--json", rules_json, "One JSON object per rule");
 
+  std::string ca_dir;
+  CLI::App* ca = app.add_subcommand(
+      "ca", "The certificate authority the forward proxy signs intercepted TLS with");
+  ca->require_subcommand(1);
+  CLI::App* ca_init = ca->add_subcommand(
+      "init",
+      "Make a CA in DIR (ca.pem, and ca.key readable by you only) and print how to trust it");
+  ca_init->add_option("DIR", ca_dir, "Directory for the CA (created if missing)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -121,5 +130,6 @@ int main(int argc, char** argv) {
   }
   if (*explain) return wsi::run_explain(codes, std::cout, std::cerr);
   if (*rules) return wsi::run_rules(rules_json, std::cout);
+  if (*ca_init) return wsi::run_ca_init(ca_dir, std::cout, std::cerr);
   return 2;
 }

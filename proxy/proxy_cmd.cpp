@@ -6,6 +6,7 @@
 #include "proxy/commands.h"
 #include "proxy/echo_server.h"
 #include "proxy/event_log.h"
+#include "proxy/net/cert_authority.h"
 #include "proxy/net/tls_context.h"
 #include "proxy/proxy_server.h"
 
@@ -60,7 +61,7 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   const bool builtin = cfg.upstream == "builtin:echo";
   UpstreamTarget target;
   if (!check_setting_relations(cfg, error) ||
-      (!builtin && !parse_upstream(cfg.upstream, target, error))) {
+      (!builtin && !cfg.forward && !parse_upstream(cfg.upstream, target, error))) {
     err << "wsinspect proxy: " << error << '\n';
     return 2;
   }
@@ -92,6 +93,25 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
                                                     : target.host;
     upstream_tls.verify_host = cfg.upstream_sni.empty() ? target.host : cfg.upstream_sni;
   }
+  Server::ForwardTls forward_tls;
+  if (cfg.forward) {
+    if (!cfg.ca_dir.empty()) {
+      forward_tls.ca = CertAuthority::load(cfg.ca_dir, error);
+      if (forward_tls.ca)
+        forward_tls.intercept = TlsContext::for_interception(*forward_tls.ca, keylog_ptr, error);
+      if (!forward_tls.intercept) {
+        err << "wsinspect proxy: " << error << '\n';
+        return 1;
+      }
+    }
+    forward_tls.upstream = TlsContext::for_upstream(
+        {cfg.upstream_ca, cfg.upstream_insecure, cfg.upstream_cert, cfg.upstream_key}, keylog_ptr,
+        error);
+    if (!forward_tls.upstream) {
+      err << "wsinspect proxy: " << error << '\n';
+      return 1;
+    }
+  }
   std::vector<std::string> notes;
   if (!target.ignored_path.empty())
     notes.push_back("the path " + target.ignored_path +
@@ -106,9 +126,11 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       return 1;
     }
     server.set_upstream("127.0.0.1", echo.port());
-  } else {
+  } else if (!cfg.forward) {
     server.set_upstream(target.host, target.port, target.tls);
   }
+  const bool intercepting = forward_tls.ca != nullptr;
+  if (cfg.forward) server.set_forward_tls(std::move(forward_tls));
   server.set_tls(std::move(listener_tls), std::move(upstream_tls));
   if (rewrite_host) server.set_host_rewrite(target.authority);
   if (!server.listen(error)) {
@@ -122,7 +144,16 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     err << "wsinspect proxy: " << error << '\n';
     return 1;
   }
-  server.report_listening(builtin ? std::string("builtin:echo") : server.upstream_label(), notes);
+  if (cfg.forward)
+    notes.push_back(intercepting
+                        ? "forward proxy: TLS after CONNECT is intercepted with the CA in " +
+                              cfg.ca_dir
+                        : "forward proxy: TLS after CONNECT is tunnelled without inspection "
+                          "(give --ca DIR to intercept it)");
+  const std::string upstream_name = builtin       ? std::string("builtin:echo")
+                                    : cfg.forward ? std::string("forward")
+                                                  : server.upstream_label();
+  server.report_listening(upstream_name, notes);
 
   SignalState st;
   st.server = &server;

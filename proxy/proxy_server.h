@@ -12,6 +12,7 @@
 #include "parser/conn/connection_inspector.h"
 #include "proxy/config.h"
 #include "proxy/event_log.h"
+#include "proxy/net/cert_authority.h"
 #include "proxy/net/tcp_transport.h"
 #include "proxy/net/tls_context.h"
 #include "proxy/report/report_sink.h"
@@ -37,6 +38,16 @@ class Server {
     std::string verify_host;
   };
   void set_tls(std::unique_ptr<TlsContext> listener, UpstreamTls upstream);
+  // Forward mode: the CA intercepted TLS is signed with (null: TLS after
+  // CONNECT is tunnelled), its listener-side context, and the context
+  // towards the targets.
+  struct ForwardTls {
+    std::unique_ptr<CertAuthority> ca;
+    std::unique_ptr<TlsContext> intercept;
+    std::unique_ptr<TlsContext> upstream;
+  };
+  void set_forward_tls(ForwardTls f) { forward_tls_ = std::move(f); }
+  const ForwardTls& forward_tls() const { return forward_tls_; }
   // With a URL upstream: the Host value the first request of each connection gets.
   void set_host_rewrite(std::string authority) {
     host_rewrite_ = authority;
@@ -103,6 +114,7 @@ class Server {
   std::string bound_;
   std::unique_ptr<TlsContext> listener_tls_;
   UpstreamTls upstream_tls_;
+  ForwardTls forward_tls_;
   std::string host_rewrite_;
   ConnConfig conn_config_;
   CountingSink counts_;

@@ -63,12 +63,22 @@ void Session::start() {
   if (!server_.host_rewrite().empty())
     host_rewrite_ = std::make_unique<FirstHeadRewriter>(server_.host_rewrite());
 
+  if (server_.config().forward) {
+    // The client names the target in its proxy request.
+    forward_ = Forward::request;
+    forward_state_ = std::make_unique<ForwardState>();
+    update_reading(*client_);
+    arm_timer();
+    return;
+  }
+  connect_upstream(server_.upstream_host(), server_.upstream_port());
+}
+
+void Session::connect_upstream(const std::string& host, uint16_t port) {
   connecting_state_ = std::make_unique<Connecting>();
   Connecting& cs = *connecting_state_;
   // Numeric addresses need no resolver.
   sockaddr_storage addr{};
-  const std::string& host = server_.upstream_host();
-  const int port = server_.upstream_port();
   if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0 ||
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0) {
     cs.addrs.push_back(addr);
@@ -161,9 +171,13 @@ void Session::on_connected(Transport& t, int status) {
     upstream_->close(false);
     return;
   }
-  upstream_ready_ = true;
   connecting_state_.reset();
   upstream_tcp_.set_nodelay();
+  if (forward_ == Forward::connecting) {
+    forward_connected();
+    return;
+  }
+  upstream_ready_ = true;
   if (upstream_tls_) core_.set_tls(Direction::server_to_client, &upstream_tls_->summary());
   update_reading(*client_);
   update_reading(*upstream_);
@@ -178,8 +192,146 @@ void Session::client_tls_done(int status) {
     return;
   }
   core_.set_tls(Direction::client_to_server, &client_tls_->summary());
+  if (forward_ == Forward::done && !upstream_tls_) {
+    // Intercepted after CONNECT: TLS towards the target, with the name the
+    // client asked for.
+    const Server::ForwardTls& f = server_.forward_tls();
+    const std::string& host = forward_state_->request.host;
+    const std::string& sni = client_tls_->summary().sni;
+    const std::string name = sni.empty() ? host : sni;
+    upstream_tls_ = std::make_unique<TlsTransport>(upstream_tcp_, *f.upstream, TlsRole::client,
+                                                   server_.read_buffer(), *this);
+    upstream_tls_->set_peer_name(is_ip_literal(name) ? std::string() : name, name);
+    upstream_ = upstream_tls_.get();
+    connecting_ = true;
+    upstream_tls_started_ms_ = now_ms();
+    upstream_tls_->start_client();
+  }
   update_reading(*client_);
   arm_timer();
+}
+
+// ---- forward proxy ---------------------------------------------------------------
+
+void Session::forward_refuse(int status, std::string_view why, std::string_view method,
+                             std::string_view target) {
+  server_.report().on_forward({id_, now_ms()}, {method, target, "refused", status, why});
+  const std::string answer = proxy_answer(status, why);
+  failed_reply_ = true;  // the client's bytes are read and dropped until it goes
+  failed_at_ms_ = now_ms();
+  forward_ = Forward::done;
+  if (!client_->write({reinterpret_cast<const uint8_t*>(answer.data()), answer.size()})) {
+    write_failed(*client_);
+    return;
+  }
+  client_->shutdown();
+  update_reading(*client_);
+  arm_timer();
+}
+
+void Session::on_forward_bytes(std::span<const uint8_t> bytes) {
+  ForwardState& f = *forward_state_;
+  if (forward_ == Forward::tunnel) {
+    start_tunnel(bytes);
+    return;
+  }
+  f.buf.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  int status = 0;
+  std::string why;
+  switch (parse_proxy_request(f.buf, f.request, status, why)) {
+    case ProxyRequestStatus::need_more:
+      return;
+    case ProxyRequestStatus::bad:
+      forward_refuse(status, why);
+      return;
+    case ProxyRequestStatus::ok:
+      break;
+  }
+  const ProxyRequest& r = f.request;
+  const std::string target = host_port_text(r.host, r.port);
+  const std::string method = r.connect ? "CONNECT" : f.buf.substr(0, f.buf.find(' '));
+  const std::vector<std::string>& allowed = server_.config().allow_targets;
+  if (!allowed.empty() && !target_allowed(allowed, r.host, r.port)) {
+    forward_refuse(403, "the target " + target + " is not allowed (--allow-target)", method,
+                   target);
+    return;
+  }
+  if (!r.connect) server_.report().on_forward({id_, now_ms()}, {method, target, "plain"});
+  forward_ = Forward::connecting;
+  update_reading(*client_);
+  connect_upstream(r.host, r.port);
+}
+
+// The target is connected: answer a CONNECT, or send an absolute-form
+// request on in origin form.
+void Session::forward_connected() {
+  ForwardState& f = *forward_state_;
+  const std::string rest = f.buf.substr(f.request.head_size);
+  if (f.request.connect) {
+    static const char kEstablished[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    forward_ = Forward::tunnel;
+    if (!client_tcp_.write(
+            {reinterpret_cast<const uint8_t*>(kEstablished), sizeof kEstablished - 1})) {
+      write_failed(*client_);
+      return;
+    }
+    f.buf.clear();
+    if (!rest.empty())
+      start_tunnel({reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
+    else
+      update_reading(*client_);
+    arm_timer();
+    return;
+  }
+  forward_ = Forward::done;
+  upstream_ready_ = true;
+  const std::string out = f.request.origin_head + rest;
+  if (!upstream_->write({reinterpret_cast<const uint8_t*>(out.data()), out.size()})) {
+    write_failed(*upstream_);
+    return;
+  }
+  // The core sees what the client sent: its request in absolute form.
+  core_.feed(Direction::client_to_server,
+             {reinterpret_cast<const uint8_t*>(f.buf.data()), f.buf.size()}, now_ms());
+  f.buf.clear();
+  update_reading(*client_);
+  update_reading(*upstream_);
+  arm_timer();
+}
+
+// The client's first bytes inside a CONNECT tunnel: TLS is intercepted
+// (with --ca, unless the host is in --passthrough) or tunnelled; anything
+// else is inspected as it is.
+void Session::start_tunnel(std::span<const uint8_t> first) {
+  ForwardState& f = *forward_state_;
+  const std::string target = host_port_text(f.request.host, f.request.port);
+  const bool tls = first[0] == 0x16;
+  const Server::ForwardTls& ft = server_.forward_tls();
+  bool pass = false;
+  for (const std::string& p : server_.config().passthrough)
+    pass = pass || host_matches(p, f.request.host);
+  forward_ = Forward::done;
+  if (tls && ft.ca && !pass) {
+    server_.report().on_forward({id_, now_ms()}, {"CONNECT", target, "intercepted"});
+    client_tls_ = std::make_unique<TlsTransport>(client_tcp_, *ft.intercept, TlsRole::server,
+                                                 server_.read_buffer(), *this);
+    client_tls_->set_fallback_name(f.request.host);
+    client_ = client_tls_.get();
+    client_tls_->start_server();
+    client_tls_->feed_records(first);
+    return;
+  }
+  server_.report().on_forward({id_, now_ms()}, {"CONNECT", target,
+                                                !tls   ? "plain"
+                                                : pass ? "passthrough"
+                                                       : "tunnelled"});
+  if (tls) {
+    core_.opaque();            // bytes are counted, not judged
+    response_started_ = true;  // no HTTP head to wait for
+  }
+  upstream_ready_ = true;
+  update_reading(*upstream_);
+  on_read(*client_, first);
 }
 
 void Session::upstream_failed(const char* stage, int status, int http_status) {
@@ -224,6 +376,10 @@ void Session::update_reading(Transport& t) {
   bool want = !ending_ && !lingering_ && !l.eof;
   if (failed_reply_)
     want = want && is_client(t);  // the client's bytes are read and dropped
+  else if (forward_ == Forward::request || forward_ == Forward::tunnel)
+    want = want && is_client(t);  // the proxy request, or the tunnel's first bytes
+  else if (forward_ == Forward::connecting)
+    want = false;
   else
     want = want && upstream_ready_ && !l.paused && core_.room(from_dir(t)) > 0;
   if (want)
@@ -236,6 +392,10 @@ void Session::on_read(Transport& t, std::span<const uint8_t> bytes) {
   if (ending_) return;
   last_activity_ms_ = now_ms();
   if (failed_reply_) return;  // the client's request goes nowhere
+  if (forward_ != Forward::off && forward_ != Forward::done) {
+    on_forward_bytes(bytes);
+    return;
+  }
   Transport& to = other(t);
   if (is_client(t) && host_rewrite_) {
     if (!forward_client(bytes)) return;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "parser/conn/connection_inspector.h"
+#include "proxy/forward.h"
 #include "proxy/host_rewrite.h"
 #include "proxy/net/tcp_transport.h"
 #include "proxy/net/tls_transport.h"
@@ -87,6 +88,13 @@ class Session final : public TransportHandler {
   uint64_t now_ms() const;
 
   // Upstream connection.
+  void connect_upstream(const std::string& host, uint16_t port);
+  // Forward mode, before the tunnel or request is set up.
+  void on_forward_bytes(std::span<const uint8_t> bytes);
+  void forward_connected();
+  void start_tunnel(std::span<const uint8_t> first);
+  void forward_refuse(int status, std::string_view why, std::string_view method = {},
+                      std::string_view target = {});
   static void on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
   void connect_next();
   void upstream_failed(const char* stage, int status, int http_status);
@@ -143,6 +151,20 @@ class Session final : public TransportHandler {
     int last_error = 0;
   };
   std::unique_ptr<Connecting> connecting_state_;
+  // Forward mode: where the session is in the client's proxy request.
+  enum class Forward : uint8_t {
+    off,         // reverse proxy
+    request,     // reading the proxy request head
+    connecting,  // connecting to its target
+    tunnel,      // 200 sent after CONNECT: the client's first tunnel bytes decide
+    done,        // relaying
+  };
+  Forward forward_ = Forward::off;
+  struct ForwardState {
+    std::string buf;  // the head, then bytes that followed it
+    ProxyRequest request;
+  };
+  std::unique_ptr<ForwardState> forward_state_;
   bool resolving_ = false;
   bool connecting_ = false;
   bool reconnect_on_close_ = false;  // the upstream handle closes to try the next address

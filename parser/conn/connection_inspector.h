@@ -78,6 +78,9 @@ class ConnectionInspector final : private InspectorSink {
   bool websocket() const { return phase_ == Phase::websocket; }
   bool upgraded() const { return upgraded_; }
   bool close_seen(Direction d) const { return attribution_.close_seen(d); }
+  // From now on the bytes are only counted: a tunnel whose content is not
+  // inspected (TLS relayed without interception).
+  void opaque() { phase_ = Phase::tunnel; }
   // Both endpoints sent a close frame.
   bool close_handshake_done() const {
     return close_seen(Direction::client_to_server) && close_seen(Direction::server_to_client);

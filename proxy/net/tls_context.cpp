@@ -1,5 +1,8 @@
 #include "proxy/net/tls_context.h"
 
+#include "proxy/net/cert_authority.h"
+#include "proxy/net/tls_transport.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -96,48 +99,44 @@ std::vector<std::string> subject_alt_names(X509* cert) {
 // A P-256 key and a certificate valid for 30 days with `names` as SANs.
 bool make_self_signed(SSL_CTX* ctx, const std::vector<std::string>& names, std::string& error) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  bool ok = key && cert;
-  if (ok) {
-    X509_set_version(cert, 2);
-    unsigned char serial[16];
-    RAND_bytes(serial, sizeof serial);
-    serial[0] &= 0x7f;  // positive
-    BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
-    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
-    BN_free(bn);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 30L * 24 * 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* subject = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("wsinspect self-signed"), -1,
-                               -1, 0);
-    X509_set_issuer_name(cert, subject);
-    std::string san;
-    for (const std::string& n : names) {
-      if (!san.empty()) san += ',';
-      san += (is_ip_literal(n) ? "IP:" : "DNS:") + n;
-    }
-    X509V3_CTX v3;
-    X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
-    const std::pair<int, std::string> exts[] = {{NID_subject_alt_name, san},
-                                                {NID_basic_constraints, "critical,CA:FALSE"},
-                                                {NID_key_usage, "critical,digitalSignature"},
-                                                {NID_ext_key_usage, "serverAuth"}};
-    for (const auto& [nid, value] : exts) {
-      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
-      ok = ok && ext && X509_add_ext(cert, ext, -1);
-      X509_EXTENSION_free(ext);
-    }
-    ok = ok && X509_sign(cert, key, EVP_sha256()) > 0;
-    ok = ok && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1;
-  }
+  X509* cert = key ? make_certificate({.common_name = "wsinspect self-signed",
+                                       .names = names,
+                                       .key = key,
+                                       .issuer = nullptr,
+                                       .signing_key = nullptr,
+                                       .days = 30,
+                                       .ca = false})
+                   : nullptr;
+  const bool ok =
+      cert && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1;
   if (!ok) error = "cannot make a self-signed certificate: " + take_openssl_error();
   X509_free(cert);
   EVP_PKEY_free(key);
   return ok;
+}
+
+int ca_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// After the ClientHello's SNI is read: the leaf for that name, or for the
+// CONNECT target when there is none.
+int on_servername(SSL* ssl, int* alert, void*) {
+  auto* ca = static_cast<CertAuthority*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ca_index()));
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  std::string name = sni ? sni : "";
+  if (name.empty()) {
+    if (const auto* t = static_cast<const TlsTransport*>(SSL_get_app_data(ssl)))
+      name = t->fallback_name();
+  }
+  X509* leaf = name.empty() ? nullptr : ca->leaf_for(name);
+  if (!leaf || SSL_use_certificate(ssl, leaf) != 1 ||
+      SSL_use_PrivateKey(ssl, ca->leaf_key()) != 1) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  return SSL_TLSEXT_ERR_OK;
 }
 
 }  // namespace
@@ -229,6 +228,22 @@ std::unique_ptr<TlsContext> TlsContext::for_listener(const TlsListenSettings& s,
   X509* leaf = SSL_CTX_get0_certificate(ctx);
   c->fingerprint_ = hex_fingerprint(leaf);
   c->names_ = subject_alt_names(leaf);
+  return c;
+}
+
+std::unique_ptr<TlsContext> TlsContext::for_interception(CertAuthority& ca, KeyLogFile* keylog,
+                                                         std::string& error) {
+  SSL_CTX* ctx = new_ctx(TLS_server_method(), keylog);
+  if (!ctx) {
+    error = "cannot set up TLS: " + take_openssl_error();
+    return nullptr;
+  }
+  std::unique_ptr<TlsContext> c(new TlsContext(ctx));
+  SSL_CTX_set_alpn_select_cb(ctx, on_alpn_select, nullptr);
+  SSL_CTX_set_ex_data(ctx, ca_index(), &ca);
+  SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                        reinterpret_cast<void (*)()>(on_servername));
+  c->fingerprint_ = hex_fingerprint(ca.ca_cert());
   return c;
 }
 

@@ -14,6 +14,8 @@
 
 namespace wsi {
 
+class CertAuthority;
+
 // NSS key log lines ("CLIENT_RANDOM ...", "CLIENT_HANDSHAKE_TRAFFIC_SECRET
 // ...") for both legs, so Wireshark can decrypt a capture of either. The file
 // is created readable by its owner only and appended to.
@@ -51,6 +53,10 @@ class TlsContext {
   // The listener's context. False with `error` naming the file and OpenSSL's reason.
   static std::unique_ptr<TlsContext> for_listener(const TlsListenSettings& s, KeyLogFile* keylog,
                                                   std::string& error);
+  // The forward proxy's listener side of intercepted TLS: each connection
+  // gets a leaf for its SNI (or its fallback name) signed by `ca`.
+  static std::unique_ptr<TlsContext> for_interception(CertAuthority& ca, KeyLogFile* keylog,
+                                                      std::string& error);
   static std::unique_ptr<TlsContext> for_upstream(const TlsUpstreamSettings& s, KeyLogFile* keylog,
                                                   std::string& error);
   ~TlsContext();

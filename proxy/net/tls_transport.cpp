@@ -75,6 +75,11 @@ void TlsTransport::start_server() {
   tcp_.start_reading();
 }
 
+void TlsTransport::start_client() {
+  tcp_.start_reading();
+  handshake_step();
+}
+
 void TlsTransport::on_info(const SSL* ssl, int where, int ret) {
   auto* t = static_cast<TlsTransport*>(SSL_get_app_data(ssl));
   if (where & SSL_CB_ALERT) {
@@ -195,11 +200,14 @@ void TlsTransport::on_read(Transport&, std::span<const uint8_t> bytes) {
     // A TLS record starts with 0x14-0x17; an HTTP request with a method's letter.
     if (role_ == TlsRole::server && bytes[0] >= 'A' && bytes[0] <= 'Z') {
       facts_.plain_http = true;
-      static const char kAnswer[] =
-          "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-          "Content-Length: 58\r\nConnection: close\r\n\r\n"
-          "wsinspect: this port speaks TLS; connect with wss://\r\n\r\n";
-      tcp_.write({reinterpret_cast<const uint8_t*>(kAnswer), sizeof kAnswer - 1});
+      // Content-Length is counted from the body, so the two cannot disagree.
+      static const std::string kAnswer = [] {
+        const std::string body = "wsinspect: this port speaks TLS; connect with wss://\r\n\r\n";
+        return "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+               "Content-Length: " +
+               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      }();
+      tcp_.write({reinterpret_cast<const uint8_t*>(kAnswer.data()), kAnswer.size()});
       handshake_failed(false);
       return;
     }

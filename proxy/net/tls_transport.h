@@ -38,6 +38,14 @@ class TlsTransport final : public Transport, private TransportHandler {
   void set_peer_name(const std::string& sni, const std::string& verify_host);
   // Server role: begins reading the ClientHello (the TCP connection is up).
   void start_server();
+  // Client role over a TCP connection that is already up: sends the ClientHello.
+  void start_client();
+  // Records already read from TCP by someone else (the first bytes of a tunnel).
+  void feed_records(std::span<const uint8_t> bytes) { on_read(tcp_, bytes); }
+  // Server role: the name a leaf certificate is made for when the client
+  // sends no SNI (the CONNECT target).
+  void set_fallback_name(std::string name) { fallback_name_ = std::move(name); }
+  const std::string& fallback_name() const { return fallback_name_; }
 
   bool handshake_done() const { return handshake_done_; }
   const TlsSummary& summary() const { return summary_; }
@@ -110,6 +118,7 @@ class TlsTransport final : public Transport, private TransportHandler {
   StreamEnd tcp_end_how_ = StreamEnd::fin;
   int tcp_end_error_ = 0;
   bool first_bytes_seen_ = false;
+  std::string fallback_name_;
 };
 
 }  // namespace wsi

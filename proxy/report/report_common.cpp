@@ -147,6 +147,9 @@ void FanOutSink::on_upstream_error(const EventContext& c, const UpstreamErrorEve
 void FanOutSink::on_tls_error(const EventContext& c, const TlsErrorEvent& e) {
   WSI_FAN_OUT(on_tls_error(c, e));
 }
+void FanOutSink::on_forward(const EventContext& c, const ForwardEvent& e) {
+  WSI_FAN_OUT(on_forward(c, e));
+}
 void FanOutSink::on_tls_end(const EventContext& c, const TlsEndEvent& e) {
   WSI_FAN_OUT(on_tls_end(c, e));
 }

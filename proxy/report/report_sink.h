@@ -40,6 +40,18 @@ struct ListeningEvent {
   const std::vector<std::string>* notes = nullptr;  // start-up remarks (an ignored URL path)
 };
 
+// The forward proxy's request of one connection: where it goes, and how.
+struct ForwardEvent {
+  std::string_view method;  // "CONNECT", "GET", ...
+  std::string_view target;  // "example.com:443"
+  // intercepted (TLS terminated and inspected), passthrough (TLS tunnelled
+  // by --passthrough), tunnelled (TLS without --ca), plain (inspected
+  // without TLS), refused (answered with `status`).
+  std::string_view mode;
+  int status = 0;
+  std::string_view detail = {};
+};
+
 // A TLS handshake that failed, on the client's leg or the upstream's.
 struct TlsErrorEvent {
   std::string_view leg;  // "client" or "upstream"
@@ -76,6 +88,7 @@ class ReportSink : public ConnSink {
   virtual void on_conn_refused(const EventContext&, uint64_t /*limit*/) {}
   virtual void on_upstream_error(const EventContext&, const UpstreamErrorEvent&) {}
   virtual void on_tls_error(const EventContext&, const TlsErrorEvent&) {}
+  virtual void on_forward(const EventContext&, const ForwardEvent&) {}
   virtual void on_tls_end(const EventContext&, const TlsEndEvent&) {}
   virtual void on_shutdown(std::string_view /*signal*/, size_t /*open*/, uint64_t /*drain_ms*/) {}
   virtual void on_drain_over(size_t /*open*/) {}
@@ -152,6 +165,7 @@ class FanOutSink final : public ReportSink {
   void on_conn_refused(const EventContext& c, uint64_t limit) override;
   void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override;
   void on_tls_error(const EventContext& c, const TlsErrorEvent& e) override;
+  void on_forward(const EventContext& c, const ForwardEvent& e) override;
   void on_tls_end(const EventContext& c, const TlsEndEvent& e) override;
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override;
   void on_drain_over(size_t open) override;

@@ -196,6 +196,20 @@ class TextSink final : public ReportSink {
     });
   }
 
+  void on_forward(const EventContext& c, const ForwardEvent& e) override {
+    const bool refused = e.mode == "refused";
+    emit(refused ? EventLevel::warn : EventLevel::info, c.conn, [&] {
+      std::string text = "forward " + escape_text(e.method) + " " + escape_text(e.target);
+      if (refused)
+        return text + " refused with " + std::to_string(e.status) + ": " + escape_text(e.detail);
+      if (e.mode == "intercepted") return text + ": TLS intercepted and inspected";
+      if (e.mode == "passthrough")
+        return text + ": TLS tunnelled without interception (--passthrough)";
+      if (e.mode == "tunnelled") return text + ": TLS tunnelled, not inspected (no --ca)";
+      return text + ": plain, inspected";
+    });
+  }
+
   void on_tls_end(const EventContext& c, const TlsEndEvent& e) override {
     const bool problem = tls_end_is_problem(e);
     emit(problem ? EventLevel::warn : EventLevel::info, c.conn,
