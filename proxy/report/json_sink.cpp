@@ -32,6 +32,28 @@ void string_array(JsonWriter& w, const std::vector<std::string>& v) {
   w.end_array();
 }
 
+// What one TLS leg negotiated; every string may come from the peer.
+void tls_json(JsonWriter& w, const TlsSummary& t) {
+  w.begin_object()
+      .field("version", escape_text(t.version))
+      .field("cipher", escape_text(t.cipher))
+      .field("sni", escape_text(t.sni))
+      .field("alpn", escape_text(t.alpn))
+      .field("verification", escape_text(t.verification))
+      .key("peer_certificate");
+  if (t.peer_certificate) {
+    w.begin_object()
+        .field("subject", escape_text(t.peer_subject))
+        .field("issuer", escape_text(t.peer_issuer))
+        .field("not_before", t.not_before)
+        .field("not_after", t.not_after)
+        .end_object();
+  } else {
+    w.raw("null");
+  }
+  w.end_object();
+}
+
 class JsonSink final : public ReportSink {
  public:
   JsonSink(LineOut& out, const ReportOptions& opts) : out_(out), opts_(opts) {}
@@ -43,6 +65,7 @@ class JsonSink final : public ReportSink {
           .field("error", e.error.name)
           .field("reason", escape_text(e.error.reason))
           .field("offset", e.error.offset);
+      if (e.starts_with_tls) w.field("hint", kTlsToPlainHint);
     });
   }
 
@@ -66,6 +89,13 @@ class JsonSink final : public ReportSink {
       for (const auto* list : {&e.request_findings, &e.response_findings})
         for (const Finding& f : *list) finding_json(w, f);
       w.end_array();
+      if (!e.forwarded_host.empty()) w.field("forwarded_host", escape_text(e.forwarded_host));
+      if (e.tls_client || e.tls_server) {
+        w.key("tls").begin_object();
+        if (e.tls_client) tls_json(w.key("client"), *e.tls_client);
+        if (e.tls_server) tls_json(w.key("server"), *e.tls_server);
+        w.end_object();
+      }
     });
   }
 
@@ -190,12 +220,63 @@ class JsonSink final : public ReportSink {
   }
 
   void on_listening(const ListeningEvent& e) override {
-    emit(EventLevel::info, 0, [&](JsonWriter& w) {
+    // An upstream whose certificate is not checked is said loudly.
+    emit(e.upstream_insecure ? EventLevel::warn : EventLevel::info, 0, [&](JsonWriter& w) {
       w.field("event", "listening")
           .field("address", e.address)
           .field("upstream", e.upstream)
           .field("url", e.url)
           .field("inspect", e.inspect);
+      if (!e.tls_fingerprint.empty()) {
+        w.key("tls").begin_object().field("fingerprint_sha256", e.tls_fingerprint);
+        w.key("names");
+        string_array(w, e.tls_names ? *e.tls_names : std::vector<std::string>{});
+        w.field("self_signed", e.tls_self_signed).end_object();
+      }
+      if (e.upstream_insecure)
+        w.field("upstream_insecure", true)
+            .field("warning",
+                   "the upstream's TLS certificate is not checked (--upstream-insecure): anyone "
+                   "on the path can impersonate it");
+      if (!e.host_rewrite.empty()) w.field("host_rewrite", escape_text(e.host_rewrite));
+      if (e.notes && !e.notes->empty()) {
+        w.key("notes");
+        string_array(w, *e.notes);
+      }
+    });
+  }
+
+  void on_tls_error(const EventContext& c, const TlsErrorEvent& e) override {
+    emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      const TlsFailure& f = e.failure;
+      w.field("event", "tls_error")
+          .field("leg", e.leg)
+          .field("error", f.id)
+          .field("alert", escape_text(f.alert))
+          .field("reason", escape_text(f.reason))
+          .field("explanation", f.explanation);
+    });
+  }
+
+  void on_tls_end(const EventContext& c, const TlsEndEvent& e) override {
+    const bool problem = tls_end_is_problem(e);
+    emit(problem ? EventLevel::warn : EventLevel::info, c.conn, [&](JsonWriter& w) {
+      w.field("event", "tls_end")
+          .field("leg", e.leg)
+          .field("close_notify", e.close_notify)
+          .field("problem", problem)
+          .field("detail", tls_end_detail(e));
+    });
+  }
+
+  void on_forward(const EventContext& c, const ForwardEvent& e) override {
+    const bool refused = e.mode == "refused";
+    emit(refused ? EventLevel::warn : EventLevel::info, c.conn, [&](JsonWriter& w) {
+      w.field("event", "forward")
+          .field("method", escape_text(e.method))
+          .field("target", escape_text(e.target))
+          .field("mode", e.mode);
+      if (refused) w.field("status", e.status).field("detail", escape_text(e.detail));
     });
   }
 
@@ -242,7 +323,8 @@ class JsonSink final : public ReportSink {
           .field("refused", t.refused)
           .field("upstream_errors", t.upstream_errors)
           .field("violations", t.violations)
-          .field("handshake_findings", t.handshake_findings);
+          .field("handshake_findings", t.handshake_findings)
+          .field("tls_errors", t.tls_errors);
     });
   }
 

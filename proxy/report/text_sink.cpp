@@ -253,6 +253,7 @@ class TextSink final : public ReportSink {
              " connection(s): " + std::to_string(t.violations) + " violation(s), " +
              std::to_string(t.handshake_findings) + " handshake finding(s), " +
              std::to_string(t.upstream_errors) + " upstream error(s), " +
+             std::to_string(t.tls_errors) + " TLS handshake failure(s), " +
              std::to_string(t.refused) + " refused";
     });
   }
