@@ -282,6 +282,10 @@ bool check_setting_relations(const ProxyConfig& cfg, std::string& why) {
       }
     }
   } else {
+    if (!cfg.upstream.empty()) {
+      why = "--forward takes its targets from the clients: leave out --upstream";
+      return false;
+    }
     if (!cfg.tls_cert.empty() || cfg.tls_self_signed) {
       why = "--forward serves plain HTTP proxy requests: leave out --tls-cert/--tls-self-signed";
       return false;
@@ -503,10 +507,6 @@ struct AddressValue {
     if (missing && (cfg.*field).empty()) {
       if (cfg.forward) return true;  // the forward proxy's targets come from its clients
       why = missing;
-      return false;
-    }
-    if (cfg.forward && !(cfg.*field).empty() && missing) {
-      why = "--forward takes its targets from the clients: leave out --upstream";
       return false;
     }
     return syntax(cfg.*field, why);

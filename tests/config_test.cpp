@@ -180,7 +180,7 @@ TEST(ConfigFile, ChoicesAndDottedKeys) {
 TEST(ConfigFile, UnknownTopLevelKeyNamesKeyLineAndColumn) {
   EXPECT_EQ(load_error("listen = \"127.0.0.1:1\"\n\nlistne = \"x\"\n"),
             "t.toml:3:1: unknown key 'listne' (known here: listen, upstream, keep_host, log, "
-            "inspect, timeouts, limits, tls, upstream_tls, shutdown)");
+            "inspect, timeouts, limits, tls, upstream_tls, forward, shutdown)");
 }
 
 TEST(ConfigFile, UnknownKeyInsideTableNamesKeyLineAndColumn) {
@@ -653,12 +653,24 @@ std::string sample(const SettingInfo& s, int which) {
       return which == 0 ? "7s" : "9m";
     case SettingKind::boolean:
       return (s.default_value == "true") == (which == 0) ? "false" : "true";
+    case SettingKind::list:
+      return which == 0 ? "a.example,*.b.example" : "c.example";
   }
   return "?";
 }
 
 // `key = VALUE` in TOML for a value written as the flag takes it.
 std::string toml_line(const SettingInfo& s, const std::string& value) {
+  if (s.kind == SettingKind::list) {
+    std::string items;
+    for (size_t at = 0; at <= value.size();) {
+      size_t comma = value.find(',', at);
+      if (comma == std::string::npos) comma = value.size();
+      items += (items.empty() ? "\"" : ", \"") + value.substr(at, comma - at) + "\"";
+      at = comma + 1;
+    }
+    return std::string(s.key) + " = [" + items + "]\n";
+  }
   const bool bare = s.kind == SettingKind::boolean || s.kind == SettingKind::count;
   return std::string(s.key) + " = " + (bare ? value : "\"" + value + "\"") + "\n";
 }
@@ -816,10 +828,12 @@ TEST(ConfigTable, AFlagOverridesTheFile) {
 
 TEST(ConfigTable, WrongTypeAndBadValuesNameTheKeyOrFlag) {
   for (const SettingInfo& s : setting_table()) {
-    const std::string error = load_error(std::string(s.key) + " = [1]\n");
+    // A list takes an array, so it is given a number instead.
+    const bool list = s.kind == SettingKind::list;
+    const std::string error = load_error(std::string(s.key) + (list ? " = 1\n" : " = [1]\n"));
     EXPECT_TRUE(starts_with(error, "t.toml:1:")) << error;
     EXPECT_NE(error.find(std::string(s.key) + ": expected "), std::string::npos) << error;
-    EXPECT_NE(error.find(", got an array"), std::string::npos) << error;
+    EXPECT_NE(error.find(list ? ", got an integer" : ", got an array"), std::string::npos) << error;
     if (s.kind == SettingKind::text) continue;  // any text is a path
     ProxyCli cli;
     EXPECT_FALSE(cli.run(with_upstream(s, {std::string(s.flag) + "=@bad"}))) << s.flag;
@@ -1073,6 +1087,35 @@ TEST(Upstream, SettingsThatNeedEachOther) {
               c.tls_self_signed = true;
             }),
             "--tls-self-signed and --tls-cert exclude each other");
+}
+
+TEST(Upstream, ForwardModeRelations) {
+  auto error_of = [](auto set) {
+    ProxyConfig cfg;
+    cfg.forward = true;
+    set(cfg);
+    std::string why;
+    return check_setting_relations(cfg, why) ? std::string() : why;
+  };
+  EXPECT_EQ(error_of([](ProxyConfig&) {}), "");
+  EXPECT_EQ(error_of([](ProxyConfig& c) { c.upstream = "a:1"; }),
+            "--forward takes its targets from the clients: leave out --upstream");
+  // An open forward proxy on a public address would reach internal networks.
+  EXPECT_NE(error_of([](ProxyConfig& c) { c.listen = "0.0.0.0:8080"; }).find("--allow-target"),
+            std::string::npos);
+  EXPECT_EQ(error_of([](ProxyConfig& c) {
+              c.listen = "0.0.0.0:8080";
+              c.allow_targets = {"*.example.com:443"};
+            }),
+            "");
+  EXPECT_EQ(error_of([](ProxyConfig& c) { c.listen = "[::1]:8080"; }), "");
+  EXPECT_EQ(error_of([](ProxyConfig& c) { c.upstream_ca = "ca.pem"; }), "");
+  ProxyConfig reverse;
+  reverse.upstream = "a:1";
+  reverse.ca_dir = "ca";
+  std::string why;
+  EXPECT_FALSE(check_setting_relations(reverse, why));
+  EXPECT_EQ(why, "--ca needs --forward");
 }
 
 }  // namespace
