@@ -5,7 +5,8 @@
 #   docker run --rm -p 8080:8080 wsinspect --upstream backend:9000
 #
 # The image runs `wsinspect proxy --config /etc/wsinspect/docker.toml`; flags
-# given to `docker run` override the file.
+# given to `docker run` override the file. ca-certificates is the system store
+# a wss:// upstream is verified against (unless --upstream-ca names another).
 
 FROM debian:bookworm AS build
 WORKDIR /src
@@ -20,6 +21,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libuv1 libspdlog1.10 libfmt9 libssl3 libtomlplusplus3 libsimdjson14 zlib1g \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin wsinspect
 COPY --from=build /src/build/wsinspect /usr/local/bin/wsinspect
