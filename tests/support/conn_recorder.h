@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "parser/conn/events.h"
 
@@ -11,6 +12,27 @@ namespace wsi::test {
 
 inline const char* dir_short(Direction d) {
   return d == Direction::client_to_server ? "c2s" : "s2c";
+}
+
+// A peer's text (a method, a path), which the core reports raw and leaves to
+// its sinks to escape: here `\\` and `\xNN` for bytes outside printable
+// ASCII, so each event stays one printable line.
+inline std::string escaped(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
 }
 
 class ConnRecorder final : public ConnSink {
@@ -25,7 +47,7 @@ class ConnRecorder final : public ConnSink {
          " off=" + std::to_string(e.error.offset));
   }
   void on_handshake(const EventContext&, const HandshakeEvent& e) override {
-    std::string s = "handshake " + e.request.method + " " + e.request.path +
+    std::string s = "handshake " + escaped(e.request.method) + " " + escaped(e.request.path) +
                     " status=" + std::to_string(e.response ? e.response->status : 0) +
                     " upgraded=" + (e.negotiated && e.negotiated->websocket ? "1" : "0");
     std::string f;
@@ -37,7 +59,7 @@ class ConnRecorder final : public ConnSink {
     line(s);
   }
   void on_http(const EventContext&, const HttpExchangeEvent& e) override {
-    line("http " + std::string(e.method) + " " + std::string(e.path) +
+    line("http " + escaped(e.method) + " " + escaped(e.path) +
          " status=" + std::to_string(e.status));
   }
   void on_frame(const EventContext&, Direction d, const FrameHeader& h) override {
