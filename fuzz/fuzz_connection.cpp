@@ -5,16 +5,20 @@
 //
 // Oracle: replaying the steps with every bytes step whole, cut in two at a
 // position taken from the input, and (short inputs) byte by byte yields the
-// same event log, frames and messages included; no event line holds a raw
-// control character. One exemption, as in fuzz_frames.cpp: on corrupt
-// DEFLATE data zlib may emit a different amount of output before it notices,
-// depending on how its input was cut, so findings about inflated output may
-// differ, and with them what the per-rule report cap lets through later.
-// In a direction that carried a compressed frame (RSV1 after a handshake
-// that negotiated permessage-deflate), its violations are not compared, nor
-// what they feed: the caused_by and unseen of closes sent by the endpoint
-// that received that direction. Inputs that once found split-dependent
-// events are kept as seeds in fuzz/corpus/connection/.
+// same event log, frames and messages included, and the same handshakes down
+// to each finding's detail and negotiated value; no event line holds a raw
+// control character, no detail an unprintable byte or a valid
+// Sec-WebSocket-Key, and negotiated window bits stay within 8..15. One
+// exemption, as in fuzz_frames.cpp: on corrupt DEFLATE data zlib may emit a
+// different amount of output before it notices, depending on how its input
+// was cut, so findings about inflated output may differ, and with them what
+// the per-rule report cap lets through later. In a direction that carried a
+// compressed frame (RSV1 after a handshake that negotiated
+// permessage-deflate), its violations are not compared, nor what they feed:
+// the caused_by and unseen of closes sent by the endpoint that received that
+// direction. Inputs that once found split-dependent events are kept as seeds
+// in fuzz/corpus/connection/, beside opening handshakes of several shapes
+// (handshake-*.bin).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -32,12 +36,53 @@ namespace {
 using wsi::dir_index;
 using wsi::Direction;
 
-// ConnRecorder(true), plus which directions carried compressed frames.
+[[noreturn]] void fail(const char* what, const std::string& a, const std::string& b) {
+  std::fprintf(stderr, "fuzz_connection: %s\n--- whole\n%s--- other\n%s", what, a.c_str(),
+               b.c_str());
+  std::abort();
+}
+
+// What a handshake event carries beyond its line in the log, checked on the
+// way: its findings with their details, the request and the negotiated values.
+void describe_handshake(const wsi::HandshakeEvent& e, std::string& out) {
+  const wsi::HandshakeRequest& rq = e.request;
+  for (const auto* list : {&e.request_findings, &e.response_findings}) {
+    for (const wsi::Finding& f : *list) {
+      for (const char c : f.detail) {
+        if (c < 0x20 || c > 0x7e) fail("unprintable byte in a finding's detail", f.detail, "");
+      }
+      if (rq.key_valid && f.detail.find(rq.key) != std::string::npos)
+        fail("a finding's detail holds the Sec-WebSocket-Key", f.detail, "");
+      out += std::string(wsi::rule_info(f.rule).id) + "@" + std::to_string(f.offset) + ":" +
+             f.detail + ";";
+    }
+  }
+  out += rq.path + "|" + rq.host + "|" + rq.extensions_header + "|" +
+         std::to_string(rq.is_websocket_upgrade) + std::to_string(rq.attempts_websocket) +
+         std::to_string(rq.key_valid) + "|" + std::to_string(rq.end);
+  if (const wsi::Negotiated* n = e.negotiated) {
+    const wsi::DeflateParams& d = n->deflate_params;
+    if (d.server_max_window_bits < 8 || d.server_max_window_bits > 15 ||
+        d.client_max_window_bits < 8 || d.client_max_window_bits > 15)
+      fail("negotiated window bits out of range", out, "");
+    out += "|" + std::to_string(n->status) + std::to_string(n->switched) +
+           std::to_string(n->websocket) + std::to_string(n->deflate) +
+           std::to_string(d.server_no_context_takeover) +
+           std::to_string(d.client_no_context_takeover) + std::to_string(d.server_max_window_bits) +
+           "/" + std::to_string(d.client_max_window_bits) + "|" + n->subprotocol + "|" +
+           n->extensions + "|" + std::to_string(e.response->end_offset);
+  }
+  out += "\n";
+}
+
+// ConnRecorder(true), plus which directions carried compressed frames and
+// what the handshakes carried.
 class Tee final : public wsi::ConnSink {
  public:
   wsi::test::ConnRecorder rec{true};
   bool deflate = false;  // the last upgrade response negotiated permessage-deflate
   bool compressed[2] = {false, false};
+  std::string handshakes;
 
   void on_http_error(const wsi::EventContext& c, const wsi::HttpErrorEvent& e) override {
     rec.on_http_error(c, e);
@@ -45,6 +90,7 @@ class Tee final : public wsi::ConnSink {
   void on_handshake(const wsi::EventContext& c, const wsi::HandshakeEvent& e) override {
     if (e.negotiated) deflate = e.negotiated->websocket && e.negotiated->deflate;
     rec.on_handshake(c, e);
+    describe_handshake(e, handshakes);
   }
   void on_http(const wsi::EventContext& c, const wsi::HttpExchangeEvent& e) override {
     rec.on_http(c, e);
@@ -80,6 +126,7 @@ class Tee final : public wsi::ConnSink {
 struct Run {
   std::string log;
   bool compressed[2];
+  std::string handshakes;
 };
 
 // `cut(i, n)`: where the i-th bytes step of n bytes is cut in two (0: whole).
@@ -89,13 +136,7 @@ Run replay(const wsi::fuzz::ConnInput& in, Cut cut, bool bytewise) {
   const wsi::ConnConfig cfg = wsi::fuzz::conn_config(in.options);
   wsi::ConnectionInspector core(cfg, tee);
   wsi::replay_conn_script(in.script, core, cut, bytewise);
-  return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}};
-}
-
-[[noreturn]] void fail(const char* what, const std::string& a, const std::string& b) {
-  std::fprintf(stderr, "fuzz_connection: %s\n--- whole\n%s--- other\n%s", what, a.c_str(),
-               b.c_str());
-  std::abort();
+  return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}, tee.handshakes};
 }
 
 void check_printable(const std::string& log) {
@@ -152,9 +193,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   const Run b = replay(in, cut, false);
   if (!same(b)) fail("cut in two differs from whole", a.log, b.log);
+  // Handshakes come before any compressed frame: no exemption.
+  if (b.handshakes != a.handshakes)
+    fail("handshakes cut in two differ", a.handshakes, b.handshakes);
   if (total <= 2048) {
     const Run c = replay(in, whole, true);
     if (!same(c)) fail("byte by byte differs from whole", a.log, c.log);
+    if (c.handshakes != a.handshakes)
+      fail("handshakes byte by byte differ", a.handshakes, c.handshakes);
   }
   return 0;
 }

@@ -2,15 +2,13 @@
 // client's upgrade request and the server's answer, and records what they
 // negotiated for the frame inspectors.
 //
-// Two layers: analyze_request() and analyze_response() are pure functions over
-// heads that an HttpParser has collected (a proxy relaying HTTP calls them at
-// head_complete); HandshakeAnalyzer drives both directions of one exchange
-// from arbitrary pieces, and analyze_handshake() does it offline.
+// analyze_request() and analyze_response() are pure functions over heads that
+// an HttpParser has collected; the connection core (ConnectionInspector)
+// calls them at each head_complete and is what follows the streams.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +79,11 @@ struct HandshakeRequest {
   std::vector<Extension> offered_extensions;
   std::string extensions_header;  // the Sec-WebSocket-Extensions values, joined with ", "
   uint64_t head_end = 0;
+  // One past the request's last byte, its body included: after a 101, the
+  // client's first WebSocket byte (Negotiated::head_end is the server's).
+  // The head alone does not tell, so the stream's driver sets it when the
+  // request ends; 0 until then.
+  uint64_t end = 0;
 };
 
 // What the server's response settled, for the frame inspectors and the logs.
@@ -113,64 +116,5 @@ Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& reques
 inline constexpr size_t kStreamStartBytes = 8;
 Finding malformed_http_finding(bool client, const HttpError& e, std::string_view stream_start,
                                const HandshakeRequest& request);
-
-enum class HandshakeStatus : uint8_t {
-  need_more,  // every byte so far belongs to the message: feed more
-  done,       // the message ended; bytes after `consumed` follow it (after a 101
-              // response: the first WebSocket bytes)
-  malformed,  // not HTTP: a *_malformed or response_data_before_upgrade finding says where
-};
-
-struct HandshakeFeedResult {
-  HandshakeStatus status;
-  size_t consumed;  // bytes of the piece that belong to the message
-};
-
-// One request/response exchange, fed from both directions in any pieces. The
-// request side is done when the first request ends; the response side when a
-// 101 head ends or a final response (body included) ends. Interim 1xx
-// responses are skipped. Once a side is done or malformed, feeding it returns
-// that status with consumed == 0.
-class HandshakeAnalyzer {
- public:
-  explicit HandshakeAnalyzer(HttpLimits limits = {});
-
-  HandshakeFeedResult feed_request(std::span<const uint8_t> piece);
-  HandshakeFeedResult finish_request();  // the client closed its side
-  // Analysed against the request as far as it is known: feed the request first.
-  HandshakeFeedResult feed_response(std::span<const uint8_t> piece);
-  HandshakeFeedResult finish_response();  // the server closed its side
-
-  const HandshakeRequest& request() const { return request_; }
-  const Negotiated& negotiated() const { return negotiated_; }
-  const std::vector<Finding>& findings() const { return findings_; }
-
- private:
-  HandshakeFeedResult step(bool client, std::span<const uint8_t> piece, bool eof);
-
-  HttpParser request_parser_;
-  HttpParser response_parser_;
-  HandshakeStatus request_status_ = HandshakeStatus::need_more;
-  HandshakeStatus response_status_ = HandshakeStatus::need_more;
-  bool interim_ = false;        // the response being parsed is a 1xx other than 101
-  std::string response_start_;  // the first bytes of the server's stream
-  HandshakeRequest request_;
-  Negotiated negotiated_;
-  std::vector<Finding> findings_;
-};
-
-struct HandshakeReport {
-  HandshakeRequest request;
-  Negotiated negotiated;
-  std::vector<Finding> findings;
-  HandshakeStatus request_status = HandshakeStatus::need_more;
-  HandshakeStatus response_status = HandshakeStatus::need_more;
-  size_t request_consumed = 0;   // bytes of `request` that belong to the request
-  size_t response_consumed = 0;  // bytes of `response` that belong to the response
-};
-
-// Both directions of a recorded exchange, each given whole and ended.
-HandshakeReport analyze_handshake(std::span<const uint8_t> request,
-                                  std::span<const uint8_t> response);
 
 }  // namespace wsi

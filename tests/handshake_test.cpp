@@ -11,9 +11,14 @@
 //   # path: /chat                            HandshakeRequest::path (query stripped)
 //   # subprotocol: NAME                      Negotiated::subprotocol
 //   # deflate: off | on [PARAM[=BITS] ...]   Negotiated::deflate and deflate_params
-//   # request-consumed: N                    bytes of the client's stream that belong to
-//   # response-consumed: N                   the exchange (default: all of them); the rest
-//                                            follows it (after a 101: WebSocket bytes)
+//   # request-consumed: N                    where the exchange ends in that stream: the
+//   # response-consumed: N                   end of the request (HandshakeRequest::end), the
+//                                            end of a 101's head (the switch byte), or the
+//                                            byte where the stream stops parsing as HTTP;
+//                                            default: all of it (a refused upgrade goes on
+//                                            as HTTP). After a 101 the rest is WebSocket.
+//                                            Plain HTTP has no handshake to tell: the
+//                                            *-events lines show where its messages end.
 //   # request-events: EVENT@OFFSET ...       every HttpParser event on that stream,
 //   # response-events: EVENT@OFFSET ...      e.g. head(GET /)@78 message@78 upgrade@129
 //   >>> request                              text: each line is sent with CRLF
@@ -25,15 +30,18 @@
 // is read as LF, so each text line ends in exactly one CRLF on the wire; the
 // empty line that ends a head is an empty line in the file.
 //
-// Each vector is replayed whole, byte by byte and at every two-way split of
-// each stream, and must give the same findings, offsets, details, negotiated
-// values and consumed bytes every time.
+// Each vector is an exchange fed to the connection core (ConnectionInspector),
+// replayed whole, byte by byte and at every two-way split of each stream; it
+// must give the same events, findings, offsets, details, negotiated values
+// and consumed bytes every time. The *-events lines are checked on HttpParser
+// alone, at the same splits.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -44,6 +52,7 @@
 #include "parser/http_parser.h"
 #include "parser/rules.h"
 #include "splits.h"
+#include "tests/support/conn_recorder.h"
 
 namespace wsi::test {
 namespace {
@@ -140,16 +149,63 @@ std::vector<HandshakeVector> load_vectors() {
   return out;
 }
 
-// --- replaying an exchange ------------------------------------------------------
+// --- replaying an exchange through the connection core --------------------------
+
+// The core's events in the canonical one-line form (frames included), and
+// what its first handshake event, or else its first plain exchange, carried.
+class ExchangeRecorder final : public ConnRecorder {
+ public:
+  ExchangeRecorder() : ConnRecorder(/*frames=*/true) {}
+
+  void on_http_error(const EventContext& c, const HttpErrorEvent& e) override {
+    ConnRecorder::on_http_error(c, e);
+    std::optional<HttpError>& first =
+        e.dir == Direction::client_to_server ? request_error : response_error;
+    if (!first) first = e.error;
+  }
+  void on_handshake(const EventContext& c, const HandshakeEvent& e) override {
+    ConnRecorder::on_handshake(c, e);
+    if (handshake) return;
+    handshake = true;
+    request = e.request;
+    if (e.negotiated) negotiated = *e.negotiated;
+    request_findings = e.request_findings;
+    response_findings = e.response_findings;
+    if (e.response) response_head_end = e.response->end_offset;
+  }
+  void on_http(const EventContext& c, const HttpExchangeEvent& e) override {
+    ConnRecorder::on_http(c, e);
+    if (exchange) return;
+    exchange = true;
+    plain_path = e.path;
+    plain_status = e.status;
+  }
+
+  bool handshake = false;
+  HandshakeRequest request;
+  Negotiated negotiated;
+  std::vector<Finding> request_findings;
+  std::vector<Finding> response_findings;
+  std::optional<uint64_t> response_head_end;  // a response head came
+  bool exchange = false;                      // a plain exchange
+  std::string plain_path;
+  uint16_t plain_status = 0;
+  std::optional<HttpError> request_error;
+  std::optional<HttpError> response_error;
+};
 
 struct Outcome {
   std::vector<std::string> expect;  // "rule-id @offset"
-  std::string log;                  // everything, for comparing runs
+  std::vector<Finding> findings;    // the same, with details
+  bool handshake = false;           // a WebSocket handshake; else plain HTTP
+  // Plain HTTP: only what its http event gives (path, status; a 101 switched).
   HandshakeRequest request;
   Negotiated negotiated;
-  std::vector<Finding> findings;
-  size_t request_consumed = 0;
-  size_t response_consumed = 0;
+  // Where the exchange ends in each stream; unknown for plain HTTP, whose
+  // exchanges the core reports without offsets.
+  std::optional<size_t> request_consumed;
+  std::optional<size_t> response_consumed;
+  std::string log;  // everything, for comparing runs
 };
 
 std::string rule_id(Rule r) {
@@ -171,82 +227,88 @@ std::string render_deflate(const Negotiated& n) {
   return out;
 }
 
-const char* status_name(HandshakeStatus s) {
-  switch (s) {
-    case HandshakeStatus::need_more:
-      return "need_more";
-    case HandshakeStatus::done:
-      return "done";
-    case HandshakeStatus::malformed:
-      return "malformed";
-  }
-  return "?";
+std::string render(const std::optional<size_t>& n) {
+  return n ? std::to_string(*n) : "-";
 }
 
-// Feeds one direction piece by piece until the message is done; returns the
-// stream offset where the exchange's bytes end. `leftover` collects the rest.
-template <class Feed, class Finish>
-size_t drive(const Pieces& pieces, Feed feed, Finish finish, std::string& leftover,
-             HandshakeStatus& status) {
-  size_t pos = 0;
-  std::optional<size_t> end;
-  for (std::span<const uint8_t> piece : pieces) {
-    if (end) {
-      leftover.append(reinterpret_cast<const char*>(piece.data()), piece.size());
-      continue;
-    }
-    const HandshakeFeedResult r = feed(piece);
-    status = r.status;
-    if (r.status == HandshakeStatus::need_more) {
-      EXPECT_EQ(r.consumed, piece.size());
-    } else {
-      end = pos + r.consumed;
-      leftover.append(reinterpret_cast<const char*>(piece.data()) + r.consumed,
-                      piece.size() - r.consumed);
-    }
-    pos += piece.size();
-  }
-  if (!end) {
-    status = finish().status;
-    end = pos;
-  }
-  return *end;
-}
-
+// The client's stream, then the server's, each piece by piece, as a vantage
+// point between them would see one exchange; both streams then end.
 Outcome replay(const Pieces& request, const Pieces& response) {
-  HandshakeAnalyzer a;
+  ExchangeRecorder rec;
+  ConnConfig cfg;
+  ConnectionInspector core(cfg, rec);
+  size_t request_size = 0;
+  size_t response_size = 0;
+  for (std::span<const uint8_t> piece : request) {
+    core.feed(Direction::client_to_server, piece, 0);
+    request_size += piece.size();
+  }
+  for (std::span<const uint8_t> piece : response) {
+    core.feed(Direction::server_to_client, piece, 0);
+    response_size += piece.size();
+  }
+  core.end_stream(Direction::client_to_server, StreamEnd::fin, 0);
+  core.end_stream(Direction::server_to_client, StreamEnd::fin, 0);
+  core.finish(EndCause::none, 0);
+
   Outcome o;
-  std::string req_left;
-  std::string resp_left;
-  HandshakeStatus req_status = HandshakeStatus::need_more;
-  HandshakeStatus resp_status = HandshakeStatus::need_more;
-  o.request_consumed = drive(
-      request, [&](auto p) { return a.feed_request(p); }, [&] { return a.finish_request(); },
-      req_left, req_status);
-  o.response_consumed = drive(
-      response, [&](auto p) { return a.feed_response(p); }, [&] { return a.finish_response(); },
-      resp_left, resp_status);
-  o.request = a.request();
-  o.negotiated = a.negotiated();
-  o.findings = a.findings();
+  o.handshake = rec.handshake;
+  if (rec.handshake) {
+    o.request = rec.request;
+    o.negotiated = rec.negotiated;
+  } else if (rec.exchange) {
+    o.request.path = rec.plain_path;
+    o.negotiated.status = rec.plain_status;
+    o.negotiated.switched = rec.plain_status == 101;
+  }
+  // In stream order, as the findings of one exchange: a request that does
+  // not parse has no handshake to carry its finding, nor has a plain
+  // response that does not.
+  o.findings = rec.request_findings;
+  if (rec.request_error)
+    o.findings.push_back(malformed_http_finding(true, *rec.request_error, {}, {}));
+  o.findings.insert(o.findings.end(), rec.response_findings.begin(), rec.response_findings.end());
+  if (rec.response_error && !rec.handshake)
+    o.findings.push_back(malformed_http_finding(false, *rec.response_error, {}, {}));
+  for (const Finding& f : o.findings)
+    o.expect.push_back(rule_id(f.rule) + " @" + std::to_string(f.offset));
+
+  // Where the exchange ends: the client's at the end of the request (one
+  // that never ends runs to the end of the stream), the server's at the end
+  // of a 101's head; either where the stream stops parsing as HTTP. After a
+  // refused upgrade the server's stream goes on as HTTP to its end.
+  const char* request_state = "plain";
+  if (rec.request_error) {
+    request_state = "malformed";
+    o.request_consumed = rec.request_error->offset;
+  } else if (rec.handshake) {
+    request_state = o.request.end ? "ended" : "open";
+    o.request_consumed = o.request.end ? o.request.end : request_size;
+  }
+  const char* response_state = "plain";
+  if (rec.response_error) {
+    response_state = "malformed";
+    o.response_consumed = rec.response_error->offset;
+  } else if (rec.handshake) {
+    response_state = !rec.response_head_end ? "none" : o.negotiated.switched ? "switched" : "final";
+    o.response_consumed = o.negotiated.switched ? *rec.response_head_end : response_size;
+  }
 
   std::ostringstream log;
-  for (const Finding& f : o.findings) {
-    o.expect.push_back(rule_id(f.rule) + " @" + std::to_string(f.offset));
+  log << rec.log();
+  for (const Finding& f : o.findings)
     log << "finding " << rule_id(f.rule) << " @" << f.offset << ": " << f.detail << "\n";
-  }
   const HandshakeRequest& rq = o.request;
   const Negotiated& n = o.negotiated;
-  log << "request " << status_name(req_status) << " consumed=" << o.request_consumed
-      << " leftover=" << req_left.size() << " upgrade=" << rq.is_websocket_upgrade
-      << " attempts=" << rq.attempts_websocket << " method=" << rq.method << " path=" << rq.path
-      << " host=" << rq.host << " key_valid=" << rq.key_valid
-      << " extensions=" << rq.extensions_header << " protocols=" << rq.offered_subprotocols.size()
-      << "\n";
-  log << "response " << status_name(resp_status) << " consumed=" << o.response_consumed
-      << " leftover=" << resp_left.size() << " status=" << n.status << " switched=" << n.switched
-      << " websocket=" << n.websocket << " subprotocol=" << n.subprotocol
-      << " deflate=" << render_deflate(n) << " extensions=" << n.extensions << "\n";
+  log << "request " << request_state << " consumed=" << render(o.request_consumed)
+      << " upgrade=" << rq.is_websocket_upgrade << " attempts=" << rq.attempts_websocket
+      << " method=" << rq.method << " path=" << rq.path << " host=" << rq.host
+      << " key_valid=" << rq.key_valid << " extensions=" << rq.extensions_header
+      << " protocols=" << rq.offered_subprotocols.size() << "\n";
+  log << "response " << response_state << " consumed=" << render(o.response_consumed)
+      << " status=" << n.status << " switched=" << n.switched << " websocket=" << n.websocket
+      << " subprotocol=" << n.subprotocol << " deflate=" << render_deflate(n)
+      << " extensions=" << n.extensions << "\n";
   o.log = log.str();
   return o;
 }
@@ -332,10 +394,17 @@ TEST_P(HandshakeVectorTest, MatchesExpectations) {
   if (auto s = field("deflate")) {
     EXPECT_EQ(render_deflate(o.negotiated), *s);
   }
-  const auto* rc = field("request-consumed");
-  EXPECT_EQ(o.request_consumed, rc ? std::stoul(*rc) : v.request.size());
-  const auto* sc = field("response-consumed");
-  EXPECT_EQ(o.response_consumed, sc ? std::stoul(*sc) : v.response.size());
+  auto consumed = [&](const char* key, const std::optional<size_t>& got, size_t all) {
+    const std::string* want = field(key);
+    if (got) {
+      EXPECT_EQ(*got, want ? std::stoul(*want) : all) << key;
+    } else {
+      EXPECT_EQ(want, nullptr) << key << " needs a handshake or malformed HTTP: the core "
+                               << "reports plain exchanges without offsets";
+    }
+  };
+  consumed("request-consumed", o.request_consumed, v.request.size());
+  consumed("response-consumed", o.response_consumed, v.response.size());
 
   std::vector<std::string> methods;
   const std::string req_events = http_events(HttpMode::request, {bytes_of(v.request)}, &methods);
@@ -347,62 +416,29 @@ TEST_P(HandshakeVectorTest, MatchesExpectations) {
   }
 }
 
-// The connection core sees the same exchange: a request, its response, both
-// streams ended. Its first handshake event carries the vector's findings and
-// negotiated values; a request that does not parse is its http_error event
-// (rule request-malformed), since no handshake exists to carry it.
-class FirstHandshake final : public ConnSink {
- public:
-  void on_handshake(const EventContext&, const HandshakeEvent& e) override {
-    if (seen) return;
-    seen = true;
-    request = e.request;
-    if (e.negotiated) negotiated = *e.negotiated;
-    for (const auto* list : {&e.request_findings, &e.response_findings})
-      for (const Finding& f : *list)
-        expect.push_back(rule_id(f.rule) + " @" + std::to_string(f.offset));
-  }
-  void on_http_error(const EventContext&, const HttpErrorEvent& e) override {
-    if (e.dir == Direction::client_to_server && !seen)
-      expect.push_back("request-malformed @" + std::to_string(e.error.offset));
-  }
-  bool seen = false;
-  HandshakeRequest request;
-  Negotiated negotiated;
-  std::vector<std::string> expect;
-};
-
-TEST_P(HandshakeVectorTest, ConnectionCoreAgrees) {
+// Without inspection the core still follows the exchange to the same switch
+// and the frame boundaries after it (every vector ends between frames), and
+// reports nothing but the summary.
+TEST_P(HandshakeVectorTest, WithoutInspectionOnlyTheSummary) {
   const HandshakeVector& v = GetParam();
-  FirstHandshake sink;
+  const Outcome inspected = replay({bytes_of(v.request)}, {bytes_of(v.response)});
+  const bool upgraded = inspected.handshake && inspected.negotiated.websocket;
+  ConnRecorder rec;
   ConnConfig cfg;
-  ConnectionInspector core(cfg, sink);
+  cfg.inspect = false;
+  ConnectionInspector core(cfg, rec);
   core.feed(Direction::client_to_server, bytes_of(v.request), 0);
   core.feed(Direction::server_to_client, bytes_of(v.response), 0);
+  EXPECT_EQ(core.websocket(), upgraded);
+  EXPECT_EQ(core.at_frame_boundary(Direction::client_to_server), upgraded);
+  EXPECT_EQ(core.at_frame_boundary(Direction::server_to_client), upgraded);
   core.end_stream(Direction::client_to_server, StreamEnd::fin, 0);
   core.end_stream(Direction::server_to_client, StreamEnd::fin, 0);
   core.finish(EndCause::none, 0);
-  EXPECT_EQ(sink.expect, v.expect);
-  if (!sink.seen) return;  // plain HTTP: no handshake to compare
-  auto field = [&](const std::string& key) -> const std::string* {
-    auto it = v.fields.find(key);
-    return it == v.fields.end() ? nullptr : &it->second;
-  };
-  if (auto f = field("status")) {
-    EXPECT_EQ(std::to_string(sink.negotiated.status), *f);
-  }
-  if (auto f = field("path")) {
-    EXPECT_EQ(sink.request.path, *f);
-  }
-  if (auto f = field("subprotocol")) {
-    EXPECT_EQ(sink.negotiated.subprotocol, *f);
-  }
-  if (auto f = field("deflate")) {
-    EXPECT_EQ(render_deflate(sink.negotiated), *f);
-  }
-  if (auto f = field("upgrade")) {
-    EXPECT_EQ(sink.request.is_websocket_upgrade, *f == "yes");
-  }
+  EXPECT_EQ(rec.log(),
+            "conn_close ended_by=client_fin upgraded=" + std::string(upgraded ? "1" : "0") +
+                " c2s=" + std::to_string(v.request.size()) +
+                "/- s2c=" + std::to_string(v.response.size()) + "/- ms=0\n");
 }
 
 TEST_P(HandshakeVectorTest, SameOutcomeForEverySplit) {
@@ -466,6 +502,61 @@ TEST(HandshakeVectors, CoverEveryHandshakeRule) {
     }
   }
   for (const std::string& id : seen) EXPECT_TRUE(rule_from_id(id).has_value()) << id;
+}
+
+// --- where the handshake sits in the streams ------------------------------------
+
+const std::string kUpgradeRequest =
+    "GET /chat?token=s3cret HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n";
+const std::string kSwitchingProtocols =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+TEST(CoreHandshake, WholeExchangeWithAFrameInTheSameRead) {
+  const std::string request = kUpgradeRequest + "\r\n";
+  const std::string response = kSwitchingProtocols + std::string("\x89\x00", 2);  // a ping
+  for (const Split& s : all_splits(bytes_of(response))) {
+    const Outcome o = replay({bytes_of(request)}, s.pieces);
+    SCOPED_TRACE(s.name + "\n" + o.log);
+    EXPECT_TRUE(o.findings.empty());
+    EXPECT_TRUE(o.handshake);
+    EXPECT_EQ(o.request.path, "/chat");
+    EXPECT_EQ(o.request.host, "server.example.com");
+    EXPECT_EQ(o.request.end, request.size());
+    EXPECT_EQ(o.request_consumed, request.size());
+    EXPECT_EQ(o.response_consumed, kSwitchingProtocols.size());
+    EXPECT_TRUE(o.negotiated.websocket);
+    EXPECT_FALSE(o.negotiated.deflate);
+    // Frame offsets count from the switch byte.
+    EXPECT_NE(o.log.find("frame s2c #0 off=0 op=9 len=0\n"), std::string::npos);
+  }
+}
+
+// The client's WebSocket bytes begin after the request's body, not its head.
+TEST(CoreHandshake, RequestEndIncludesTheBody) {
+  const std::string head = kUpgradeRequest + "Content-Length: 5\r\n\r\n";
+  const std::string client = head + "hello" + std::string("\x8a\x80\x37\xfa\x21\x3d", 6);  // a pong
+  for (const Split& s : all_splits(bytes_of(client))) {
+    const Outcome o = replay(s.pieces, {bytes_of(kSwitchingProtocols)});
+    SCOPED_TRACE(s.name + "\n" + o.log);
+    EXPECT_EQ(o.request.head_end, head.size());
+    EXPECT_EQ(o.request.end, head.size() + 5);
+    EXPECT_EQ(o.request_consumed, head.size() + 5);
+    EXPECT_NE(o.log.find("frame c2s #0 off=0 op=10 len=0\n"), std::string::npos);
+  }
+}
+
+TEST(CoreHandshake, PlainHttpHasNoFindingsEvenWhenRefused) {
+  const Outcome o = replay({bytes_of("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n")},
+                           {bytes_of("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")});
+  EXPECT_TRUE(o.findings.empty());
+  EXPECT_FALSE(o.handshake);
+  EXPECT_FALSE(o.request.is_websocket_upgrade);
+  EXPECT_FALSE(o.negotiated.switched);
+  EXPECT_EQ(o.negotiated.status, 404);
+  EXPECT_FALSE(o.request_consumed.has_value());
 }
 
 // --- Sec-WebSocket-Key and Sec-WebSocket-Accept ---------------------------------
@@ -766,38 +857,6 @@ TEST(HttpParser, HeadLimitIsAnErrorAtTheExactByte) {
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(p.error().offset, 16u + 4 * 6);
   EXPECT_EQ(p.error().reason, "too many header fields");
-}
-
-TEST(AnalyzeHandshake, OfflineWholeExchange) {
-  const std::string request =
-      "GET /chat?token=s3cret HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
-      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-      "Sec-WebSocket-Version: 13\r\n\r\n";
-  const std::string response =
-      std::string(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n") +
-      std::string("\x89\x00", 2);  // a ping in the same read
-  const HandshakeReport r = analyze_handshake(bytes_of(request), bytes_of(response));
-  EXPECT_TRUE(r.findings.empty());
-  EXPECT_EQ(r.request.path, "/chat");
-  EXPECT_EQ(r.request.host, "server.example.com");
-  EXPECT_EQ(r.request_status, HandshakeStatus::done);
-  EXPECT_EQ(r.request_consumed, request.size());
-  EXPECT_EQ(r.response_status, HandshakeStatus::done);
-  EXPECT_EQ(r.response_consumed, response.size() - 2);
-  EXPECT_TRUE(r.negotiated.websocket);
-  EXPECT_FALSE(r.negotiated.deflate);
-}
-
-TEST(AnalyzeHandshake, PlainHttpHasNoFindingsEvenWhenRefused) {
-  const HandshakeReport r =
-      analyze_handshake(bytes_of("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"),
-                        bytes_of("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"));
-  EXPECT_TRUE(r.findings.empty());
-  EXPECT_FALSE(r.request.is_websocket_upgrade);
-  EXPECT_FALSE(r.negotiated.switched);
-  EXPECT_EQ(r.negotiated.status, 404);
 }
 
 }  // namespace

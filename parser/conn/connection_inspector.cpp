@@ -131,6 +131,12 @@ void ConnectionInspector::feed_client_http(std::span<const uint8_t> rest) {
     return;
   }
   if (!request_parser_) request_parser_ = std::make_unique<HttpParser>(HttpMode::request);
+  // The request that ended is the latest one; when it was answered before
+  // its end (and so dequeued), every earlier one was too.
+  const auto request_ended = [this] {
+    if (pending() && requests_->back().request.end == 0)
+      requests_->back().request.end = request_parser_->offset();
+  };
   for (;;) {
     const HttpFeedResult r = request_parser_->feed(rest);
     rest = rest.subspan(r.consumed);
@@ -145,8 +151,10 @@ void ConnectionInspector::feed_client_http(std::span<const uint8_t> rest) {
         }
         break;
       case HttpEvent::message_complete:
+        request_ended();
         break;
       case HttpEvent::upgrade:
+        request_ended();
         // The request asks to switch protocols: what follows depends on the answer.
         awaiting_upgrade_ = true;
         hold(rest);

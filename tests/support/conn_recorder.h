@@ -1,6 +1,7 @@
 // The connection core's events as the one-line canonical form of
 // tests/vectors/connections/README.md, for the vector tests and the
-// whole-connection fuzzer.
+// whole-connection fuzzer. A test that also keeps what an event carried
+// derives from it and calls the recorder's function first.
 #pragma once
 
 #include <string>
@@ -35,7 +36,7 @@ inline std::string escaped(std::string_view s) {
   return out;
 }
 
-class ConnRecorder final : public ConnSink {
+class ConnRecorder : public ConnSink {
  public:
   // With frames: frame and message lines too (the fuzzer compares them).
   explicit ConnRecorder(bool frames = false) : frames_(frames) {}
