@@ -342,7 +342,13 @@ void Session::upstream_failed(const char* stage, std::string_view error, int htt
   if (failed_reply_ || ending_) return;
   failed_reply_ = true;
   failed_at_ms_ = now_ms();
-  const std::string& label = server_.upstream_label();
+  // In forward mode the upstream is the client's target.
+  const std::string label =
+      forward_state_ ? host_port_text(forward_state_->request.host, forward_state_->request.port)
+                     : server_.upstream_label();
+  if (forward_ == Forward::connecting && forward_state_->request.connect)
+    server_.report().on_forward({id_, failed_at_ms_},
+                                {"CONNECT", label, "refused", http_status, "target unreachable"});
   server_.report().on_upstream_error({id_, failed_at_ms_}, {label, stage, error, http_status});
   upstream_->close(false);
   const std::string body = "wsinspect: upstream " + label + " " +
