@@ -2,9 +2,9 @@
 """A Python `websockets` (10.x, legacy asyncio API) peer for the wsinspect
 integration tests; the mirror of ws_server.js and ws_client.js.
 
-    py_peer.py server [--port N] [--deflate on|off] [--once]
+    py_peer.py server [--port N] [--deflate on|off] [--once] [--tls-cert FILE --tls-key FILE]
     py_peer.py client --url URL [--steps full|none] [--close client-1000|server-1002|...]
-                      [--deflate on|off] [--timeout SECONDS]
+                      [--deflate on|off] [--timeout SECONDS] [--ca FILE]
 
 Prints one JSON object per line, the same observations as the Node peers:
 listening (server), open, message, pong, error, http_status, close. The server
@@ -21,7 +21,15 @@ Optional, for both roles (the same flags as the Node peers):
   --digest                 log data messages as {type, size, sha256} (size in
                            bytes) instead of their content
   --max-size N             the largest message accepted (websockets' max_size)
+Server only:
+  --tls-cert FILE, --tls-key FILE
+                           wss://: TLS with this PEM certificate chain and key
 Client only:
+  --ca FILE                for a wss:// URL: trust the server's certificate if
+                           these PEM CA certificates sign it, instead of the
+                           system's store (the certificate and its name are
+                           always checked); a TLS failure is logged as an
+                           error, then a close with code 1006
   --script FILE            instead of the --steps: a JSON list of messages,
                            each {"text": S}, {"hex": H} (binary) or
                            {"fragments": [S, ...]} (one text message in
@@ -34,6 +42,7 @@ import asyncio
 import hashlib
 import json
 import signal
+import ssl
 import sys
 
 import websockets.client
@@ -105,6 +114,22 @@ def connection_options(args, role: str) -> dict:
     return opts
 
 
+def server_tls(args):
+    """The server's SSLContext for --tls-cert/--tls-key, or None."""
+    if not args.tls_cert:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    return ctx
+
+
+def client_tls(args):
+    """The client's SSLContext for a wss:// URL (verifying), or None."""
+    if not args.url.lower().startswith("wss://"):
+        return None
+    return ssl.create_default_context(cafile=args.ca) if args.ca else ssl.create_default_context()
+
+
 def script_messages(path: str) -> list:
     with open(path, encoding="utf-8") as f:
         steps = json.load(f)
@@ -150,7 +175,7 @@ async def serve(args) -> None:
             done.set_result(None)
 
     server = await websockets.server.serve(
-        handler, "127.0.0.1", args.port, ping_interval=None, **connection_options(args, "server")
+        handler, "127.0.0.1", args.port, ping_interval=None, ssl=server_tls(args), **connection_options(args, "server")
     )
     log({"event": "listening", "port": server.sockets[0].getsockname()[1]})
     loop = asyncio.get_running_loop()
@@ -171,12 +196,19 @@ async def close_as_asked(ws, args) -> None:
 
 
 async def client(args) -> int:
+    opts = connection_options(args, "client")
+    tls = client_tls(args)
+    if tls:
+        opts["ssl"] = tls
     try:
-        ws = await websockets.client.connect(
-            args.url, ping_interval=None, close_timeout=5, **connection_options(args, "client")
-        )
+        ws = await websockets.client.connect(args.url, ping_interval=None, close_timeout=5, **opts)
     except websockets.exceptions.InvalidStatusCode as e:
         log({"event": "http_status", "status": e.status_code})
+        return 0
+    except ssl.SSLError as e:
+        # As ws reports it: an error, then the close it never had (1006).
+        log({"event": "error", "code": getattr(e, "reason", None) or type(e).__name__, "message": str(e)})
+        log({"event": "close", "code": 1006, "reason": ""})
         return 0
     exts = ", ".join(e.name for e in ws.extensions)
     log({"event": "open", "extensions": exts})
@@ -227,9 +259,14 @@ def main() -> int:
     p.add_argument("--digest", action="store_true")
     p.add_argument("--max-size", type=int)
     p.add_argument("--script")
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--ca")
     args = p.parse_args()
     global DIGEST
     DIGEST = args.digest
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
     if args.role == "server":
         asyncio.run(serve(args))
         return 0

@@ -16,7 +16,10 @@
 // --deflate-params PARAMS (permessage-deflate with these RFC 7692 parameters,
 //   e.g. "client_no_context_takeover; client_max_window_bits=9", "" for the
 //   defaults; every message compressed: threshold 0; overrides --deflate),
-// --digest (log data messages as {type, size, sha256} instead of content).
+// --digest (log data messages as {type, size, sha256} instead of content),
+// --ca FILE (for a wss:// URL: trust the server's certificate if these PEM CA
+//   certificates sign it, instead of the system's store; the certificate is
+//   always checked).
 'use strict';
 
 const crypto = require('crypto');
@@ -33,6 +36,7 @@ function parseArgs(argv) {
     deflateParams: undefined,
     digest: false,
     script: null,
+    ca: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -44,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--deflate-params') opts.deflateParams = argv[++i];
     else if (a === '--digest') opts.digest = true;
     else if (a === '--script') opts.script = argv[++i];
+    else if (a === '--ca') opts.ca = argv[++i];
     else throw new Error(`unknown argument ${a}`);
   }
   return opts;
@@ -57,6 +62,7 @@ const opts = parseArgs(process.argv.slice(2));
 const wsOpts = {};
 if (opts.deflate !== undefined) wsOpts.perMessageDeflate = opts.deflate;
 if (opts.deflateParams !== undefined) wsOpts.perMessageDeflate = deflateOptions(opts.deflateParams);
+if (opts.ca) wsOpts.ca = fs.readFileSync(opts.ca);
 const ws = new WebSocket(opts.url, wsOpts);
 
 const timer = setTimeout(() => {

@@ -12,14 +12,26 @@
 // --deflate-params PARAMS (permessage-deflate with these RFC 7692 parameters,
 //   e.g. "server_no_context_takeover; server_max_window_bits=9", "" for the
 //   defaults; every message compressed: threshold 0; overrides --deflate),
-// --digest (log data messages as {type, size, sha256} instead of content).
+// --digest (log data messages as {type, size, sha256} instead of content),
+// --tls-cert FILE --tls-key FILE (wss://: an https server with this PEM
+//   certificate chain and key).
 'use strict';
 
 const crypto = require('crypto');
+const fs = require('fs');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 
 function parseArgs(argv) {
-  const opts = { port: 0, deflate: undefined, once: false, deflateParams: undefined, digest: false };
+  const opts = {
+    port: 0,
+    deflate: undefined,
+    once: false,
+    deflateParams: undefined,
+    digest: false,
+    tlsCert: null,
+    tlsKey: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') opts.port = Number(argv[++i]);
@@ -27,8 +39,11 @@ function parseArgs(argv) {
     else if (a === '--once') opts.once = true;
     else if (a === '--deflate-params') opts.deflateParams = argv[++i];
     else if (a === '--digest') opts.digest = true;
+    else if (a === '--tls-cert') opts.tlsCert = argv[++i];
+    else if (a === '--tls-key') opts.tlsKey = argv[++i];
     else throw new Error(`unknown argument ${a}`);
   }
+  if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   return opts;
 }
 
@@ -44,12 +59,20 @@ function logMessage(data, isBinary) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const serverOpts = { host: '127.0.0.1', port: opts.port };
+const serverOpts = {};
 if (opts.deflate !== undefined) serverOpts.perMessageDeflate = opts.deflate;
 if (opts.deflateParams !== undefined) serverOpts.perMessageDeflate = deflateOptions(opts.deflateParams);
-const wss = new WebSocketServer(serverOpts);
-
-wss.on('listening', () => log({ event: 'listening', port: wss.address().port }));
+let wss;
+if (opts.tlsCert) {
+  // wss://: the WebSocket server shares an https server's port.
+  const server = https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) });
+  server.on('tlsClientError', (err) => log({ event: 'tls_error', code: err.code || '', message: err.message }));
+  wss = new WebSocketServer({ ...serverOpts, server });
+  server.listen(opts.port, '127.0.0.1', () => log({ event: 'listening', port: server.address().port }));
+} else {
+  wss = new WebSocketServer({ ...serverOpts, host: '127.0.0.1', port: opts.port });
+  wss.on('listening', () => log({ event: 'listening', port: wss.address().port }));
+}
 
 wss.on('connection', (ws, req) => {
   log({ event: 'open', path: req.url.split('?')[0], extensions: ws.extensions });
@@ -76,7 +99,10 @@ wss.on('connection', (ws, req) => {
   ws.on('error', (err) => log({ event: 'error', code: err.code || '', message: err.message }));
   ws.on('close', (code, reason) => {
     log({ event: 'close', code, reason: reason.toString('utf8') });
-    if (opts.once) wss.close(() => process.exit(0));
+    if (opts.once) {
+      if (opts.tlsCert) process.exit(0);  // the https server would wait for idle sockets
+      wss.close(() => process.exit(0));
+    }
   });
 });
 
