@@ -5,6 +5,7 @@
 #include "proxy/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -1037,6 +1038,17 @@ bool load_config_string(std::string_view toml, const std::string& source_name, P
 }
 
 bool load_config_file(const std::string& path, ProxyConfig& cfg, std::string& error) {
+  // A configuration is a few kilobytes: anything over the limit is refused
+  // before it is read (stat), and the read itself stops past the limit (a
+  // pipe or a file growing while it is read has no size to check first).
+  const auto too_big = [&](uintmax_t bytes, const char* is) {
+    error = path + ": config file is " + is + std::to_string(bytes) + " bytes; the limit is 1 MiB";
+    return false;
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uintmax_t>(st.st_size) > kMaxConfigBytes)
+    return too_big(static_cast<uintmax_t>(st.st_size), "");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = path + ": cannot open: " + std::strerror(errno);
@@ -1046,6 +1058,7 @@ bool load_config_file(const std::string& path, ProxyConfig& cfg, std::string& er
   char buf[4096];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) return too_big(kMaxConfigBytes, "more than ");
   }
   if (in.bad()) {
     error = path + ": cannot read: " + std::strerror(errno);

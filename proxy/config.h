@@ -92,7 +92,9 @@ class ProxyOptions {
 };
 
 // Reads a TOML config over `cfg`. Unknown keys, wrong types and bad values are
-// errors naming file, line and column.
+// errors naming file, line and column. A file over kMaxConfigBytes is refused
+// before it is read.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
 bool load_config_file(const std::string& path, ProxyConfig& cfg, std::string& error);
 bool load_config_string(std::string_view toml, const std::string& source_name, ProxyConfig& cfg,
                         std::string& error);

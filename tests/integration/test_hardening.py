@@ -170,6 +170,63 @@ class ClosedStandardFdsTest(unittest.TestCase):
         self.assertEqual(proc.wait(timeout=TIMEOUT), 0)
 
 
+class ConfigSizeTest(unittest.TestCase):
+    def setUp(self):
+        require_proxy(self)
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.path = Path(self.dir.name)
+
+    def run_measured(self, argv, stdin=subprocess.DEVNULL) -> "tuple[int, bytes, float, int]":
+        """Exit status, stderr, seconds and peak RSS (KiB) of one run."""
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        err = proc.stderr.read()
+        proc.stderr.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return proc.returncode, err, time.monotonic() - started, usage.ru_maxrss
+
+    def test_a_300_mb_config_is_refused_before_it_is_read(self):
+        big = self.path / "big.toml"
+        with open(big, "wb") as f:
+            f.truncate(300 * 1024 * 1024)  # sparse: no disk, no time to write
+        rc, err, secs, rss_kib = self.run_measured([str(BINARY), "proxy", "--config", str(big), "--listen", f"{HOST}:0"])
+        self.assertEqual(rc, 2, err)
+        self.assertIn(f"{big}: config file is {300 * 1024 * 1024} bytes; the limit is 1 MiB".encode(), err)
+        self.assertLess(rss_kib, 64 * 1024, "the file was read")
+        self.assertLess(secs, 5)
+
+    def test_a_config_from_a_pipe_is_bounded_by_the_read(self):
+        rc, err, _, rss_kib = self.pipe_config(2 * 1024 * 1024)
+        self.assertEqual(rc, 2, err)
+        self.assertIn(b"config file is more than 1048576 bytes; the limit is 1 MiB", err)
+
+    def test_a_config_under_the_limit_is_read(self):
+        ok = self.path / "ok.toml"
+        ok.write_bytes(b"# " + b"x" * 1000 + b"\nbad_key = 1\n")
+        r = subprocess.run([str(BINARY), "proxy", "--config", str(ok)], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"bad_key", r.stderr)
+
+    def pipe_config(self, size: int):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the writer: comment lines until the reader stops
+            os.close(r)
+            line = b"#" + b"x" * 1022 + b"\n"
+            try:
+                for _ in range(size // len(line)):
+                    os.write(w, line)
+            finally:
+                os._exit(0)
+        os.close(w)
+        try:
+            return self.run_measured([str(BINARY), "proxy", "--config", "/dev/stdin", "--listen", f"{HOST}:0"], stdin=r)
+        finally:
+            os.close(r)
+            os.waitpid(pid, 0)
+
 
 if __name__ == "__main__":
     unittest.main()
