@@ -1,16 +1,76 @@
 #include "proxy/event_log.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/details/null_mutex.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "proxy/event_format.h"
+#include "proxy/report/json_writer.h"
+
 namespace wsi {
+
+// The log file. spdlog's own file sink creates missing directories and opens
+// its file when it is made; this one opens only when told to (after the
+// listener is bound), never creates a directory, and can switch to a new
+// file at the same path (SIGHUP after a rotation) keeping the old one when
+// that fails. Lines written before the first open are held in memory.
+class FileLogSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  ~FileLogSink() override {
+    if (file_) std::fclose(file_);
+  }
+
+  bool open(const std::string& path, std::string& error) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    FILE* f = fd < 0 ? nullptr : fdopen(fd, "a");
+    if (!f) {
+      error = "cannot open the log " + path + ": " + std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return false;
+    }
+    if (file_) {
+      std::fflush(file_);
+      std::fclose(file_);
+    }
+    file_ = f;
+    if (!held_.empty()) {
+      std::fwrite(held_.data(), 1, held_.size(), file_);
+      held_.clear();
+      held_.shrink_to_fit();
+    }
+    return true;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    if (file_) {
+      std::fwrite(buf.data(), 1, buf.size(), file_);
+    } else if (held_.size() < kMaxHeld) {
+      held_.append(buf.data(), buf.size());
+    }
+  }
+  void flush_() override {
+    if (file_) std::fflush(file_);
+  }
+
+ private:
+  static constexpr size_t kMaxHeld = 1 << 20;
+  FILE* file_ = nullptr;
+  std::string held_;
+};
+
 namespace {
 
 spdlog::level::level_enum spd_level(EventLevel l) {
@@ -74,7 +134,9 @@ EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_leve
   json_ = cfg.log_format ? *cfg.log_format == LogFormat::json : !tty;
   spdlog::sink_ptr sink;
   if (to_file) {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_st>(cfg.log_file);
+    path_ = cfg.log_file;
+    file_sink_ = std::make_shared<FileLogSink>();
+    sink = file_sink_;
   } else {
     auto color = std::make_shared<spdlog::sinks::stdout_color_sink_st>();
     const bool colored =
@@ -93,6 +155,50 @@ EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_leve
 
 EventLog::~EventLog() {
   flush();
+}
+
+bool EventLog::open(std::string& error) {
+  return !file_sink_ || file_sink_->open(path_, error);
+}
+
+bool EventLog::reopen(std::string& error) {
+  if (!file_sink_) return false;
+  logger_->flush();  // what was written before the rotation goes to the old file
+  return file_sink_->open(path_, error);
+}
+
+void EventLog::report_reopened(const std::vector<std::string>& files,
+                               const std::vector<ReopenFailure>& failed) {
+  const EventLevel level = failed.empty() ? EventLevel::info : EventLevel::warn;
+  if (!enabled(level)) return;
+  std::string line;
+  if (json_) {
+    JsonWriter w(line);
+    w.begin_object()
+        .field("ts", timestamp_now())
+        .field("level", level_name(level))
+        .field("event", "reopened")
+        .key("files")
+        .begin_array();
+    for (const std::string& f : files) w.value(escape_text(f));
+    w.end_array().key("failed").begin_array();
+    for (const ReopenFailure& f : failed)
+      w.begin_object()
+          .field("file", escape_text(f.file))
+          .field("error", escape_text(f.error))
+          .end_object();
+    w.end_array().end_object();
+  } else {
+    line = timestamp_now().substr(11) + " SIGHUP: ";
+    if (files.empty() && failed.empty()) line += "no file to reopen";
+    for (size_t i = 0; i < files.size(); ++i)
+      line += (i ? ", " : "reopened ") + escape_text(files[i]);
+    for (size_t i = 0; i < failed.size(); ++i)
+      line += (i || !files.empty() ? "; " : "") + escape_text(failed[i].error) +
+              " (still writing to the file that was open)";
+  }
+  write(level, line);
+  logger_->flush();
 }
 
 void EventLog::write(EventLevel level, const std::string& line) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/config.h"
 #include "proxy/report/report_sink.h"
@@ -15,11 +16,23 @@ class logger;
 
 namespace wsi {
 
+class FileLogSink;
+
 class EventLog final : public LineOut {
  public:
-  // Throws std::runtime_error when the log file cannot be opened.
+  // Opens nothing: with --log-file, lines are held until open() (the proxy
+  // calls it once its listener is bound, so a proxy that cannot start
+  // creates no file).
   explicit EventLog(const ProxyConfig& cfg);
   ~EventLog() override;
+
+  // Opens --log-file for appending (its directory is never created); false
+  // with "cannot open the log PATH: reason". True at once for standard output.
+  bool open(std::string& error);
+  // SIGHUP (log rotation): opens the same path again and switches to it; on
+  // failure the old file is kept and `error` says why. False without a file.
+  bool reopen(std::string& error);
+  const std::string& path() const { return path_; }
 
   bool enabled(EventLevel level) const override { return level >= min_level_; }
   void write(EventLevel level, const std::string& line) override;
@@ -28,8 +41,18 @@ class EventLog final : public LineOut {
   void flush();
   static constexpr uint64_t kFlushIntervalMs = 20;
 
+  // The `reopened` event, in this log's format: the files opened again, and
+  // those that could not be (with why). Info, or warn when one failed.
+  struct ReopenFailure {
+    std::string file, error;
+  };
+  void report_reopened(const std::vector<std::string>& files,
+                       const std::vector<ReopenFailure>& failed);
+
  private:
   std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<FileLogSink> file_sink_;  // with --log-file
+  std::string path_;
   EventLevel min_level_;
   bool json_;
 };

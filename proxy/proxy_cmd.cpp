@@ -2,6 +2,8 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "proxy/commands.h"
 #include "proxy/echo_server.h"
@@ -15,9 +17,35 @@ namespace {
 
 struct SignalState {
   Server* server = nullptr;
+  EventLog* log = nullptr;
+  KeyLogFile* keylog = nullptr;  // with --tls-keylog
+  std::string keylog_path;
   int count = 0;
   bool forced = false;
 };
+
+// SIGHUP: logrotate has renamed (or copied and truncated) the files; open
+// each at its path again. A file that cannot be opened again is reported and
+// the old one kept, so the proxy never stops over a rotation.
+void on_hangup(uv_signal_t* h, int) {
+  auto* st = static_cast<SignalState*>(h->data);
+  std::vector<std::string> files;
+  std::vector<EventLog::ReopenFailure> failed;
+  std::string error;
+  if (!st->log->path().empty()) {
+    if (st->log->reopen(error))
+      files.push_back(st->log->path());
+    else
+      failed.push_back({st->log->path(), error});
+  }
+  if (st->keylog) {
+    if (st->keylog->reopen(error))
+      files.push_back(st->keylog_path);
+    else
+      failed.push_back({st->keylog_path, error});
+  }
+  st->log->report_reopened(files, failed);
+}
 
 void on_signal(uv_signal_t* h, int signum) {
   auto* st = static_cast<SignalState*>(h->data);
@@ -46,13 +74,8 @@ std::vector<std::string> self_signed_names(const std::string& listen) {
 
 int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks) {
   std::signal(SIGPIPE, SIG_IGN);
-  std::unique_ptr<EventLog> log;
-  try {
-    log = std::make_unique<EventLog>(cfg);
-  } catch (const std::exception& e) {
-    err << "wsinspect proxy: cannot open the log: " << e.what() << '\n';
-    return 1;
-  }
+  // Nothing is opened yet: the log file is created once the listener is bound.
+  auto log = std::make_unique<EventLog>(cfg);
   uv_loop_t loop;
   uv_loop_init(&loop);
   Server server(&loop, cfg, *log);
@@ -132,6 +155,12 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   const bool intercepting = forward_tls.ca != nullptr;
   if (cfg.forward) server.set_forward_tls(std::move(forward_tls));
   server.set_tls(std::move(listener_tls), std::move(upstream_tls));
+  // Never reach EMFILE (libuv would accept and drop clients unseen): the
+  // connection limit follows from the descriptor limit.
+  std::string fd_note;
+  server.set_connection_limit(
+      descriptor_connection_limit(cfg.max_connections, builtin ? 3 : 2, fd_note));
+  notes.push_back(fd_note);
   if (rewrite_host) server.set_host_rewrite(target.authority);
   if (!server.listen(error)) {
     err << "wsinspect proxy: " << error << '\n';
@@ -140,8 +169,13 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     uv_loop_close(&loop);
     return 1;
   }
-  if (keylog_ptr && !keylog.open(cfg.tls_keylog, error)) {
+  // The files the proxy writes are created only now that it has started.
+  if ((keylog_ptr && !keylog.open(cfg.tls_keylog, error)) || !log->open(error)) {
     err << "wsinspect proxy: " << error << '\n';
+    server.force_shutdown();
+    echo.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     return 1;
   }
   if (cfg.forward)
@@ -157,12 +191,17 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
 
   SignalState st;
   st.server = &server;
-  uv_signal_t sigint, sigterm;
+  st.log = log.get();
+  st.keylog = keylog_ptr;
+  st.keylog_path = cfg.tls_keylog;
+  uv_signal_t sigint, sigterm, sighup;
   uv_signal_init(&loop, &sigint);
   uv_signal_init(&loop, &sigterm);
-  sigint.data = sigterm.data = &st;
+  uv_signal_init(&loop, &sighup);
+  sigint.data = sigterm.data = sighup.data = &st;
   uv_signal_start(&sigint, on_signal, SIGINT);
   uv_signal_start(&sigterm, on_signal, SIGTERM);
+  uv_signal_start(&sighup, on_hangup, SIGHUP);
 
   // Buffered log lines go out every few milliseconds; the timer does not
   // keep the loop alive by itself.
@@ -178,6 +217,7 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     uv_close(reinterpret_cast<uv_handle_t*>(&flusher), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sighup), nullptr);
     echo.close();
     if (hooks.on_stopped) hooks.on_stopped();
   };

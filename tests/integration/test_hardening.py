@@ -131,6 +131,86 @@ class ProxyFile:
         self.proc.communicate(timeout=TIMEOUT)
 
 
+class SighupTest(unittest.TestCase):
+    def setUp(self):
+        require_proxy(self)
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.path = Path(self.dir.name)
+
+    def test_sighup_after_rotation_reopens_the_log_and_the_key_log(self):
+        log, keys = self.path / "proxy.log", self.path / "keys.log"
+        p = ProxyFile(log, "--tls-self-signed", "--tls-keylog", keys)
+        self.addCleanup(p.kill)
+        before = websocket(p.port, tls=True)
+        self.addCleanup(before.close)
+        echo_round(before, b"before")
+        wait_event(log, lambda e: e.get("event") == "handshake", "handshake")
+        os.rename(log, self.path / "proxy.log.1")
+        os.rename(keys, self.path / "keys.log.1")
+        p.proc.send_signal(signal.SIGHUP)
+        ev = wait_event(log, lambda e: e.get("event") == "reopened", "reopened")
+        self.assertEqual(ev["level"], "info")
+        self.assertEqual(ev["files"], [str(log), str(keys)])
+        self.assertEqual(ev["failed"], [])
+        self.assertIsNone(p.proc.poll(), "the proxy died at SIGHUP")
+        # The connection open across the rotation still works; a new one is
+        # logged in the new file and its TLS secrets go to the new key log.
+        echo_round(before, b"after")
+        after = websocket(p.port, tls=True)
+        self.addCleanup(after.close)
+        echo_round(after, b"new")
+        wait_event(log, lambda e: e.get("event") == "handshake", "handshake in the new log")
+        self.assertIn(b"CLIENT_", keys.read_bytes() if keys.exists() else b"")
+        before.close()
+        after.close()
+        rc, err = p.terminate()
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(any(e.get("event") == "stopped" for e in read_events(log)), read_events(log)[-5:])
+        old = read_events(self.path / "proxy.log.1")
+        self.assertTrue(any(e.get("event") == "listening" for e in old))
+        self.assertFalse(any(e.get("event") in ("stopped", "reopened") for e in old))
+
+    def test_a_path_that_cannot_be_reopened_keeps_the_old_file(self):
+        log = self.path / "proxy.log"
+        p = ProxyFile(log)
+        self.addCleanup(p.kill)
+        os.rename(log, self.path / "proxy.log.1")
+        log.mkdir()  # a directory where the file was: the open fails
+        p.proc.send_signal(signal.SIGHUP)
+        old = self.path / "proxy.log.1"
+        ev = wait_event(old, lambda e: e.get("event") == "reopened", "reopened in the old file")
+        self.assertEqual(ev["level"], "warn")
+        self.assertEqual(ev["files"], [])
+        self.assertEqual(ev["failed"][0]["file"], str(log))
+        self.assertIn("Is a directory", ev["failed"][0]["error"])
+        c = websocket(p.port)
+        echo_round(c, b"still serving")
+        c.close()
+        rc, err = p.terminate()
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(any(e.get("event") == "stopped" for e in read_events(old)))
+
+    def test_sighup_with_the_log_on_stdout_is_reported_in_text(self):
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(BINARY), "proxy", "--listen", f"{HOST}:{port}", "--upstream", "builtin:echo", "--log-format", "text"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        wait_connectable(port, proc)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        self.assertIsNone(proc.poll(), "the proxy died at SIGHUP")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn(b"SIGHUP: no file to reopen", out)
+
+
 class ClosedStandardFdsTest(unittest.TestCase):
     def setUp(self):
         require_proxy(self)
@@ -168,6 +248,54 @@ class ClosedStandardFdsTest(unittest.TestCase):
         c.close()
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=TIMEOUT), 0)
+
+
+class StartFailureTest(unittest.TestCase):
+    def setUp(self):
+        require_proxy(self)
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.path = Path(self.dir.name)
+
+    def run_proxy(self, *args, listen=f"{HOST}:0"):
+        argv = [str(BINARY), "proxy", "--listen", listen, "--upstream", "builtin:echo", "--log-format", "json", *map(str, args)]
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+
+    def test_a_log_in_a_missing_directory_is_an_error(self):
+        log = self.path / "missing" / "dir" / "x.log"
+        r = self.run_proxy("--log-file", log)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"cannot open the log {log}: No such file or directory".encode(), r.stderr)
+        self.assertFalse((self.path / "missing").exists(), "the directory was created")
+
+    def test_a_key_log_in_a_missing_directory_is_an_error(self):
+        keys = self.path / "missing" / "keys.log"
+        log = self.path / "proxy.log"
+        r = self.run_proxy("--tls-keylog", keys, "--log-file", log)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"cannot open the key log {keys}: No such file or directory".encode(), r.stderr)
+        self.assertFalse((self.path / "missing").exists())
+        self.assertFalse(log.exists(), "the log was created by a proxy that did not start")
+
+    def test_a_missing_certificate_is_an_error(self):
+        cert = self.path / "missing" / "cert.pem"
+        log = self.path / "proxy.log"
+        r = self.run_proxy("--tls-cert", cert, "--tls-key", self.path / "missing" / "key.pem", "--log-file", log)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(str(cert).encode(), r.stderr)
+        self.assertFalse((self.path / "missing").exists())
+        self.assertFalse(log.exists())
+
+    def test_no_file_is_created_when_the_port_is_taken(self):
+        taken = socket.socket()
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        log, keys = self.path / "proxy.log", self.path / "keys.log"
+        r = self.run_proxy("--log-file", log, "--tls-keylog", keys, listen=f"{HOST}:{taken.getsockname()[1]}")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertFalse(log.exists(), "the log was created though the proxy could not bind")
+        self.assertFalse(keys.exists(), "the key log was created though the proxy could not bind")
 
 
 class ConfigSizeTest(unittest.TestCase):
