@@ -769,7 +769,15 @@ constexpr Setting kSettings[] = {
     {.key = "timeouts.handshake",
      .flag = "--handshake-timeout",
      .value = DurationValue{&ProxyConfig::handshake_timeout_ms},
-     .help = "Limit from the client's connect to the upstream's 101 (or first HTTP response)",
+     .help = "Limit on the wait for each request head (from the connection's start or the end "
+             "of the previous response; then 408, or a silent close if the client sent "
+             "nothing) and for a response's first byte (from the end of its request; then 504)",
+     .rule = "0 disables"},
+    {.key = "timeouts.http_inactivity",
+     .flag = "--http-inactivity-timeout",
+     .value = DurationValue{&ProxyConfig::http_inactivity_timeout_ms},
+     .help = "Limit on an HTTP body (request or response) in progress with no bytes; a stalled "
+             "request body gets 408",
      .rule = "0 disables"},
     {.key = "timeouts.idle",
      .flag = "--idle-timeout",

@@ -39,7 +39,8 @@ struct ProxyConfig {
 
   // [timeouts], in milliseconds; 0 disables each
   uint64_t connect_timeout_ms = 10000;    // upstream TCP connect (and name resolution)
-  uint64_t handshake_timeout_ms = 30000;  // client connect to 101 (or first HTTP response)
+  uint64_t handshake_timeout_ms = 30000;  // each request head, and each response's first byte
+  uint64_t http_inactivity_timeout_ms = 30000;  // an HTTP message in progress with no bytes
   uint64_t idle_timeout_ms = 0;           // no bytes either way
   uint64_t drain_timeout_ms = 5000;       // on SIGINT/SIGTERM: how long open sessions may run
 

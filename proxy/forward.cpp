@@ -25,6 +25,12 @@ const char* reason_of(int status) {
       return "Forbidden";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
     case 431:
       return "Request Header Fields Too Large";
     case 502:

@@ -35,6 +35,7 @@ void Server::make_format_sink() {
   opts.show_secrets = cfg_.log_secrets;
   opts.idle_timeout_ms = cfg_.idle_timeout_ms;
   opts.handshake_timeout_ms = cfg_.handshake_timeout_ms;
+  opts.http_inactivity_timeout_ms = cfg_.http_inactivity_timeout_ms;
   opts.upstream_label = upstream_label_;
   format_ = log_.json() ? make_json_sink(log_, opts) : make_text_sink(log_, opts);
   report_ = FanOutSink();

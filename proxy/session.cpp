@@ -39,7 +39,7 @@ uint64_t Session::now_ms() const {
 }
 
 void Session::start() {
-  started_ms_ = last_activity_ms_ = now_ms();
+  started_ms_ = last_activity_ms_ = http_wait_since_ms_ = now_ms();
   sockaddr_storage peer{};
   int len = sizeof peer;
   std::string client_addr;
@@ -216,17 +216,8 @@ void Session::client_tls_done(int status) {
 void Session::forward_refuse(int status, std::string_view why, std::string_view method,
                              std::string_view target) {
   server_.report().on_forward({id_, now_ms()}, {method, target, "refused", status, why});
-  const std::string answer = proxy_answer(status, why);
-  failed_reply_ = true;  // the client's bytes are read and dropped until it goes
-  failed_at_ms_ = now_ms();
   forward_ = Forward::done;
-  if (!client_->write({reinterpret_cast<const uint8_t*>(answer.data()), answer.size()})) {
-    write_failed(*client_);
-    return;
-  }
-  client_->shutdown();
-  update_reading(*client_);
-  arm_timer();
+  reply_and_close(status, why, EndCause::none);
 }
 
 void Session::on_forward_bytes(std::span<const uint8_t> bytes) {
@@ -326,9 +317,9 @@ void Session::start_tunnel(std::span<const uint8_t> first) {
                                                 : pass ? "passthrough"
                                                        : "tunnelled"});
   if (tls) {
-    core_.opaque();            // bytes are counted, not judged
-    response_started_ = true;  // no HTTP head to wait for
+    core_.opaque();  // bytes are counted, not judged
   }
+  note_http_wait();  // the requests inside the tunnel are timed from here
   upstream_ready_ = true;
   update_reading(*upstream_);
   on_read(*client_, first);
@@ -338,7 +329,8 @@ void Session::upstream_failed(const char* stage, int status, int http_status) {
   upstream_failed(stage, uv_strerror(status), http_status);
 }
 
-void Session::upstream_failed(const char* stage, std::string_view error, int http_status) {
+void Session::upstream_failed(const char* stage, std::string_view error, int http_status,
+                              EndCause cause) {
   if (failed_reply_ || ending_) return;
   failed_reply_ = true;
   failed_at_ms_ = now_ms();
@@ -350,17 +342,24 @@ void Session::upstream_failed(const char* stage, std::string_view error, int htt
     server_.report().on_forward({id_, failed_at_ms_},
                                 {"CONNECT", label, "refused", http_status, "target unreachable"});
   server_.report().on_upstream_error({id_, failed_at_ms_}, {label, stage, error, http_status});
+  failed_reply_ = false;  // reply_and_close takes it from here
+  reply_and_close(http_status,
+                  "upstream " + label + " " + (http_status == 504 ? "timed out" : "unreachable") +
+                      " (" + stage + "): " + std::string(error),
+                  cause);
+}
+
+// The proxy's own answer (502, 504, 408): the upstream is let go, the client
+// gets the answer and a FIN, and what it still sends is read and dropped,
+// so closing does not reset the connection before it has read the answer.
+void Session::reply_and_close(int status, std::string_view body, EndCause cause) {
+  if (failed_reply_ || ending_) return;
+  failed_reply_ = true;
+  failed_cause_ = cause;
+  failed_at_ms_ = now_ms();
   upstream_->close(false);
-  const std::string body = "wsinspect: upstream " + label + " " +
-                           (http_status == 504 ? "timed out" : "unreachable") + " (" + stage +
-                           "): " + std::string(error) + "\n";
-  const char* reason = http_status == 504 ? "Gateway Timeout" : "Bad Gateway";
-  const std::string resp = "HTTP/1.1 " + std::to_string(http_status) + " " + reason +
-                           "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  // Read (and discard) what the client sends, so closing does not reset the
-  // connection before it has read the answer.
-  if (!client_->write({reinterpret_cast<const uint8_t*>(resp.data()), resp.size()})) {
+  const std::string answer = proxy_answer(status, body);
+  if (!client_->write({reinterpret_cast<const uint8_t*>(answer.data()), answer.size()})) {
     write_failed(*client_);
     return;
   }
@@ -412,10 +411,8 @@ void Session::on_read(Transport& t, std::span<const uint8_t> bytes) {
   core_.feed(from_dir(t), bytes, last_activity_ms_);
   if (ending_) return;
   if (to.queued() > server_.config().high_watermark) leg(t).paused = true;
-  if (!response_started_ && core_.response_started()) {
-    response_started_ = true;
-    arm_timer();
-  }
+  if (is_client(t)) client_spoke_ = true;
+  note_http_wait();
   // A server's answer can free room for held client bytes, and vice versa.
   update_reading(*client_);
   update_reading(*upstream_);
@@ -437,7 +434,7 @@ void Session::on_end(Transport& t, StreamEnd how, int) {
   Leg& l = leg(t);
   l.eof = true;
   if (failed_reply_) {
-    end(EndCause::upstream_unreachable, false, false);
+    end(failed_cause_, false, false);
     return;
   }
   if (is_client(t) && host_rewrite_) {
@@ -479,6 +476,37 @@ void Session::report_tls_end(Transport& t) {
   server_.report().on_tls_end({id_, now_ms()},
                               {is_client(t) ? "client" : "upstream", tls->close_notify_received(),
                                core_.close_handshake_done()});
+}
+
+// What the HTTP phase waits for changed: its timeout counts from now.
+void Session::note_http_wait() {
+  const HttpWait w = core_.http_wait();
+  if (w == http_wait_) return;
+  http_wait_ = w;
+  http_wait_since_ms_ = now_ms();
+  arm_timer();
+}
+
+// A head did not come in time: a client that never sent a byte is closed
+// without an answer (browsers open spare connections); one whose request
+// head is incomplete gets 408; a request that got no response byte, 504.
+void Session::head_timed_out() {
+  const uint64_t ms = server_.config().handshake_timeout_ms;
+  if (http_wait_ == HttpWait::response_head && upstream_ready_) {
+    upstream_failed("response",
+                    "no response byte within " + std::to_string(ms) +
+                        " ms of the request (--handshake-timeout)",
+                    504, EndCause::handshake_timeout);
+    return;
+  }
+  if (!client_spoke_ || http_wait_ != HttpWait::request_head) {
+    end(EndCause::handshake_timeout, false, false);
+    return;
+  }
+  reply_and_close(408,
+                  "the request head did not complete within " + std::to_string(ms) +
+                      " ms (--handshake-timeout)",
+                  EndCause::handshake_timeout);
 }
 
 void Session::on_written(Transport& t, uint32_t mark) {
@@ -602,8 +630,15 @@ Session::Deadline Session::next_deadline() const {
       consider(upstream_tls_started_ms_ + cfg.tls_handshake_timeout_ms,
                TimerKind::upstream_tls_handshake);
   }
-  if (!response_started_ && cfg.handshake_timeout_ms)
-    consider(started_ms_ + cfg.handshake_timeout_ms, TimerKind::handshake);
+  // The HTTP phase: each head within the head timeout (a request's from the
+  // end of the previous response, a response's from the end of its
+  // request), a message in progress within the inactivity timeout.
+  if (http_wait_ == HttpWait::request_head || http_wait_ == HttpWait::response_head) {
+    if (cfg.handshake_timeout_ms)
+      consider(http_wait_since_ms_ + cfg.handshake_timeout_ms, TimerKind::handshake);
+  } else if (http_wait_ != HttpWait::none && cfg.http_inactivity_timeout_ms) {
+    consider(last_activity_ms_ + cfg.http_inactivity_timeout_ms, TimerKind::http_inactivity);
+  }
   if (upstream_ready_ && cfg.idle_timeout_ms)
     consider(last_activity_ms_ + cfg.idle_timeout_ms, TimerKind::idle);
   return d;
@@ -642,7 +677,7 @@ void Session::on_timer(uv_timer_t* t) {
   if (s->now_ms() >= d.at) {
     switch (d.kind) {
       case TimerKind::failed_reply:
-        s->end(EndCause::upstream_unreachable, false, false);
+        s->end(s->failed_cause_, false, false);
         break;
       case TimerKind::connect:
         s->reconnect_on_close_ = false;
@@ -655,7 +690,14 @@ void Session::on_timer(uv_timer_t* t) {
         s->upstream_tls_->fail_timeout();
         break;
       case TimerKind::handshake:
-        s->end(EndCause::handshake_timeout, false, false);
+        s->head_timed_out();
+        break;
+      case TimerKind::http_inactivity:
+        if (s->http_wait_ == HttpWait::request_body)
+          s->reply_and_close(408, "the request body stalled (--http-inactivity-timeout)",
+                             EndCause::http_inactivity);
+        else
+          s->end(EndCause::http_inactivity, false, false);
         break;
       case TimerKind::idle:
         s->end(EndCause::idle_timeout, false, false);

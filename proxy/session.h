@@ -98,7 +98,11 @@ class Session final : public TransportHandler {
   static void on_resolved(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
   void connect_next();
   void upstream_failed(const char* stage, int status, int http_status);
-  void upstream_failed(const char* stage, std::string_view error, int http_status);
+  void upstream_failed(const char* stage, std::string_view error, int http_status,
+                       EndCause cause = EndCause::upstream_unreachable);
+  void reply_and_close(int status, std::string_view body, EndCause cause);
+  void note_http_wait();
+  void head_timed_out();
 
   // Timers.
   enum class TimerKind : uint8_t {
@@ -108,6 +112,7 @@ class Session final : public TransportHandler {
     tls_handshake,
     upstream_tls_handshake,
     handshake,
+    http_inactivity,
     idle,
     linger
   };
@@ -141,7 +146,10 @@ class Session final : public TransportHandler {
   bool ending_ = false;
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
-  bool response_started_ = false;
+  HttpWait http_wait_ = HttpWait::request_head;
+  uint64_t http_wait_since_ms_ = 0;
+  bool client_spoke_ = false;  // the client sent at least one byte
+  EndCause failed_cause_ = EndCause::upstream_unreachable;
 
   // Upstream connect: held only until the upstream is connected (or given up).
   struct Connecting {

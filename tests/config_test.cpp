@@ -186,7 +186,7 @@ TEST(ConfigFile, UnknownTopLevelKeyNamesKeyLineAndColumn) {
 TEST(ConfigFile, UnknownKeyInsideTableNamesKeyLineAndColumn) {
   EXPECT_TRUE(starts_with(load_error("[timeouts]\nconnect = \"1s\"\n  idel = \"5s\"\n"),
                           "t.toml:3:3: unknown key 'timeouts.idel' (known here: connect, "
-                          "handshake, idle, drain, tls_handshake)"));
+                          "handshake, http_inactivity, idle, drain, tls_handshake)"));
   EXPECT_TRUE(
       starts_with(load_error("[logs]\nformat = \"json\"\n"), "t.toml:1:2: unknown key 'logs'"));
   EXPECT_TRUE(

@@ -55,6 +55,17 @@ bool ConnectionInspector::at_frame_boundary(Direction dir) const {
   return track && !track->decoder.mid_frame();
 }
 
+HttpWait ConnectionInspector::http_wait() const {
+  if (phase_ != Phase::http || request_opaque_ || response_opaque_ || gap_[0] || gap_[1] ||
+      finished_)
+    return HttpWait::none;
+  if (response_in_message_) return HttpWait::response_body;
+  if (request_in_message_)
+    return request_head_done_ ? HttpWait::request_body : HttpWait::request_head;
+  if (pending()) return HttpWait::response_head;
+  return HttpWait::request_head;
+}
+
 // ---- input -----------------------------------------------------------------
 
 void ConnectionInspector::feed(Direction from, std::span<const uint8_t> bytes, uint64_t now_ms) {
@@ -140,10 +151,12 @@ void ConnectionInspector::feed_client_http(std::span<const uint8_t> rest) {
   for (;;) {
     const HttpFeedResult r = request_parser_->feed(rest);
     rest = rest.subspan(r.consumed);
+    if (r.consumed) request_in_message_ = true;
     switch (r.event) {
       case HttpEvent::need_more:
         return;
       case HttpEvent::head_complete:
+        request_head_done_ = true;
         on_request_head(*request_parser_);
         if (holding()) {
           hold(rest);  // too many requests await answers: parse the rest later
@@ -152,9 +165,11 @@ void ConnectionInspector::feed_client_http(std::span<const uint8_t> rest) {
         break;
       case HttpEvent::message_complete:
         request_ended();
+        request_in_message_ = request_head_done_ = false;
         break;
       case HttpEvent::upgrade:
         request_ended();
+        request_in_message_ = request_head_done_ = false;
         // The request asks to switch protocols: what follows depends on the answer.
         awaiting_upgrade_ = true;
         hold(rest);
@@ -209,6 +224,7 @@ void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
   for (;;) {
     const HttpFeedResult r = response_parser_->feed(rest);
     rest = rest.subspan(r.consumed);
+    if (r.consumed) response_in_message_ = true;
     switch (r.event) {
       case HttpEvent::need_more:
         return;
@@ -216,6 +232,7 @@ void ConnectionInspector::feed_server_http(std::span<const uint8_t> rest) {
         on_response_head(response_parser_->head());
         break;
       case HttpEvent::message_complete:
+        response_in_message_ = false;
         break;
       case HttpEvent::upgrade:
         if (upgraded_) {

@@ -29,6 +29,18 @@
 
 namespace wsi {
 
+// What the HTTP phase of a connection is waiting for, for a caller's
+// timeouts: a head is bounded by a head timeout, a message in progress by an
+// inactivity timeout; after an upgrade (or when a direction stopped parsing
+// as HTTP) nothing is awaited.
+enum class HttpWait : uint8_t {
+  none,
+  request_head,   // the next request's head, begun or not
+  request_body,   // a request's body is arriving
+  response_head,  // every request byte is in: the answer's first byte is awaited
+  response_body,  // a response is arriving
+};
+
 struct ConnConfig {
   // false: only the HTTP phase and frame boundaries are followed (so a
   // caller can still find a frame boundary); the only event is conn_close.
@@ -89,6 +101,7 @@ class ConnectionInspector final : private InspectorSink {
   // reported in the handshake event; the summary must outlive the inspector.
   void set_tls(Direction from, const TlsSummary* tls) { tls_[dir_index(from)] = tls; }
   bool response_started() const { return response_started_; }
+  HttpWait http_wait() const;
   bool finished() const { return finished_; }
   uint64_t bytes(Direction d) const { return bytes_[dir_index(d)]; }
   EndCause end_cause() const { return end_cause_; }
@@ -145,7 +158,10 @@ class ConnectionInspector final : private InspectorSink {
   EndCause end_cause_ = EndCause::none;
   const TlsSummary* tls_[2] = {nullptr, nullptr};  // client's leg, server's leg
   bool any_request_ = false;
-  bool client_starts_tls_ = false;  // the client's first byte is 0x16 (a TLS record)
+  bool client_starts_tls_ = false;
+  bool request_in_message_ = false;   // a request has begun and not ended
+  bool request_head_done_ = false;    // ... and its head is complete
+  bool response_in_message_ = false;  // the client's first byte is 0x16 (a TLS record)
 
   // HTTP phase.
   Phase phase_ = Phase::http;

@@ -26,6 +26,8 @@ std::string_view end_cause_id(EndCause c) {
       return "upstream_unreachable";
     case EndCause::tls_handshake_failed:
       return "tls_handshake_failed";
+    case EndCause::http_inactivity:
+      return "http_inactivity";
   }
   return "none";
 }

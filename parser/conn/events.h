@@ -31,6 +31,7 @@ enum class EndCause : uint8_t {
   proxy_shutdown,
   upstream_unreachable,
   tls_handshake_failed,  // the client's TLS handshake with the proxy failed
+  http_inactivity,       // an HTTP message stalled mid-way
 };
 std::string_view end_cause_id(EndCause c);
 

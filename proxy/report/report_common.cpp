@@ -55,8 +55,11 @@ std::string describe_end_cause(EndCause cause, const ReportOptions& opts) {
       return "wsinspect closed the connection after " + std::to_string(opts.idle_timeout_ms) +
              " ms without traffic (--idle-timeout).";
     case EndCause::handshake_timeout:
-      return "wsinspect closed the connection: no response within " +
+      return "wsinspect closed the connection: a request or response head did not come within " +
              std::to_string(opts.handshake_timeout_ms) + " ms (--handshake-timeout).";
+    case EndCause::http_inactivity:
+      return "wsinspect closed the connection: an HTTP message stopped arriving for " +
+             std::to_string(opts.http_inactivity_timeout_ms) + " ms (--http-inactivity-timeout).";
     case EndCause::proxy_shutdown:
       return "wsinspect was shutting down and ended the connection after its drain time.";
     case EndCause::upstream_unreachable:

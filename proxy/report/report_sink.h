@@ -102,6 +102,7 @@ struct ReportOptions {
   // For the text of end causes.
   uint64_t idle_timeout_ms = 0;
   uint64_t handshake_timeout_ms = 0;
+  uint64_t http_inactivity_timeout_ms = 0;
   std::string upstream_label;
 };
 

@@ -578,8 +578,10 @@ class TimeoutTest(OptionsTestCase):
         c.send(req)
         s = self.accept(up)
         self.assertEqual(s.recv_head().raw, req)
-        # The upstream never answers.
-        self.assertEqual(c.recv_until_eof(TIMEOUT), b"", "the client must get no bytes, then EOF")
+        # The upstream never answers: the client gets 504, then EOF.
+        answer = c.recv_until_eof(TIMEOUT)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 504 Gateway Timeout\r\n"), answer[:80])
+        self.assertIn(b"no response byte within 300 ms", answer)
         elapsed = time.monotonic() - t0
         self.assertEqual(s.recv_until_eof(TIMEOUT), b"", "the upstream connection must be closed too")
         done = proxy.wait_conn_close(proxy.conn_of(c.sock))
