@@ -1,9 +1,10 @@
 // A JSON writer that appends straight to a std::string: the event log writes
-// each event as it goes, with no tree to build, copy and free (building
-// nlohmann::json trees was about 41 % of the proxy's CPU under a handshake
-// load). The output is compact, keys in the order written; strings, integers
-// and booleans come out byte for byte as nlohmann's dump() wrote them, so the
-// log's lines did not change (doubles differ: 1.0 is written 1).
+// each event as it goes, with no tree to build, copy and free (building and
+// dumping nlohmann::json trees was the largest cost of a handshake in the
+// proxy, see BENCHMARKS.md). The output is compact, keys in the order
+// written; strings, integers and booleans come out byte for byte as
+// nlohmann's dump() wrote them, so the log's lines did not change (doubles
+// differ: 1.0 is written 1).
 //
 // The writer checks nothing about structure: a key outside an object or an
 // unclosed array is the caller's bug, so callers write whole objects in one
