@@ -464,6 +464,62 @@ bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string
   return true;
 }
 
+// --- subprotocol tokens that carry credentials ---------------------------------
+
+namespace {
+
+char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// The position of `needle` (lower case) in `hay`, ignoring case; npos if none.
+size_t ifind(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return std::string_view::npos;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() && ascii_lower(hay[i + k]) == needle[k]) ++k;
+    if (k == needle.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+bool looks_like_jwt(std::string_view t) {
+  if (t.size() < 20 || t.substr(0, 3) != "eyJ") return false;
+  const size_t dot = t.find('.');
+  return dot != std::string_view::npos && t.find('.', dot + 1) != std::string_view::npos;
+}
+
+constexpr std::string_view kRedacted = "[redacted]";
+
+}  // namespace
+
+std::string redact_subprotocol(std::string_view token, bool after_marker) {
+  if (after_marker || looks_like_jwt(token)) return std::string(kRedacted);
+  // Kubernetes: "base64url.bearer.authorization.k8s.io.<token>".
+  static constexpr std::string_view kMarkers[] = {"authorization.k8s.io.", "bearer.", "token.",
+                                                  "bearer_", "token_"};
+  for (std::string_view m : kMarkers) {
+    const size_t at = ifind(token, m);
+    if (at == std::string_view::npos) continue;
+    // A marker at the very end carries nothing after it.
+    if (at + m.size() == token.size()) return std::string(token);
+    return std::string(token.substr(0, at + m.size())) + std::string(kRedacted);
+  }
+  return std::string(token);
+}
+
+std::vector<std::string> redact_subprotocols(const std::vector<std::string>& tokens) {
+  std::vector<std::string> out;
+  out.reserve(tokens.size());
+  bool marker = false;
+  for (const std::string& t : tokens) {
+    out.push_back(redact_subprotocol(t, marker));
+    marker = iequals(t, "access_token") || iequals(t, "bearer") || iequals(t, "token") ||
+             iequals(t, "authorization");
+  }
+  return out;
+}
+
 HandshakeRequest analyze_request(const HttpHead& head, std::vector<Finding>& findings) {
   HandshakeRequest req;
   req.complete = true;
@@ -490,6 +546,11 @@ HandshakeRequest analyze_request(const HttpHead& head, std::vector<Finding>& fin
   if (!req.attempts_websocket) return req;
 
   Reporter r(findings, req.key);
+  for (const HttpHeader& h : head.headers) {
+    if (h.name.find_first_of(" \t") == std::string::npos) continue;
+    r.add(Rule::request_header_name_whitespace,
+          "header name " + r.quote(h.name) + " has whitespace before the colon", h.offset);
+  }
   if (head.method != "GET") {
     r.add(Rule::request_not_get, "method " + r.quote(head.method) + ", expected GET",
           head.start_offset);
@@ -642,8 +703,9 @@ Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& reques
       h != nullptr && protocols.empty()) {
     r.add(Rule::response_subprotocol_not_offered, "Sec-WebSocket-Protocol is empty", h->offset);
   }
+  // Offered tokens may carry credentials (a bearer token): the detail lists them redacted.
   std::string offered;
-  for (const std::string& o : request.offered_subprotocols) {
+  for (const std::string& o : redact_subprotocols(request.offered_subprotocols)) {
     if (!offered.empty()) offered += ", ";
     offered += o;
   }
@@ -653,7 +715,7 @@ Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& reques
       was_offered = was_offered || o == name;
     if (was_offered) continue;
     r.add(Rule::response_subprotocol_not_offered,
-          r.quote(name) + " selected, but the client offered " +
+          r.quote(redact_subprotocol(name)) + " selected, but the client offered " +
               (offered.empty() ? std::string("none") : r.quote(offered)),
           offset);
     break;
@@ -668,6 +730,13 @@ Finding malformed_http_finding(bool client, const HttpError& e, std::string_view
   Rule rule = client ? Rule::request_malformed : Rule::response_malformed;
   std::string detail = e.name + ": ";
   append_escaped(detail, e.reason);
+  // llhttp accepts a space between a field name and its colon (that is the
+  // request-header-name-whitespace finding) but stops at a tab or any other
+  // byte that is not a token character.
+  if (client && e.name == "HPE_INVALID_HEADER_TOKEN")
+    detail +=
+        " (a header name has a byte that is not a token character, such as whitespace "
+        "before the colon; RFC 9112 section 5.1: a server answers 400)";
   // Bytes that never began an HTTP response: frames, TLS, another protocol.
   // Only bytes up to the offending one are quoted, whatever the pieces.
   const std::string_view known = stream_start.substr(

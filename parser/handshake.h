@@ -58,6 +58,16 @@ std::vector<Extension> parse_extensions(const HttpHead& head);
 // repeated, out of range or given a value it may not have.
 bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string& error);
 
+// One subprotocol token with its credential part replaced, keeping the
+// non-secret prefix: "base64url.bearer.authorization.k8s.io.[redacted]",
+// "bearer.[redacted]", "access_token.[redacted]"; a JWT becomes
+// "[redacted]". `after_marker`: the token follows an element that announces
+// a credential ("access_token", "bearer", "token", "authorization"), so it is
+// one. Other tokens are returned unchanged.
+std::string redact_subprotocol(std::string_view token, bool after_marker = false);
+// Each element of a list of subprotocol tokens, as above.
+std::vector<std::string> redact_subprotocols(const std::vector<std::string>& tokens);
+
 // The client's request, as far as the handshake is concerned.
 //
 // Secrets: `key` holds the Sec-WebSocket-Key value, kept only for the accept

@@ -180,6 +180,16 @@ constexpr std::array kRules = std::to_array<RuleInfo>({
      "Sec-WebSocket-Key, Sec-WebSocket-Version or Upgrade appears more than once in the request.",
      "A duplicate usually comes from a proxy that sets the header while also forwarding the "
      "client's copy; make each hop either pass the header through or set it, never both."},
+    // llhttp (lenient build) accepts "Name : value" and hands on "Name " as
+    // the name; strict servers refuse it, and a name matched as sent misses
+    // the header.
+    {Rule::request_header_name_whitespace, "request-header-name-whitespace", kNoCloseFrame, 400,
+     kError, "RFC 9112 §5.1",
+     "A header field name is followed by whitespace before its colon (\"Authorization : ...\"); "
+     "a server must reject the request with 400.",
+     "Remove the whitespace in the client (or the hop that writes the header): some servers "
+     "answer 400, others read a different header name, so the header is lost or duplicated "
+     "depending on the hop."},
     // RFC 7692 §7: a server declines a bad offer (answers 101 without the
     // extension) rather than refusing the upgrade, so neither status nor close.
     {Rule::request_deflate_offer_malformed, "request-deflate-offer-malformed", 0, 0, kWarning,

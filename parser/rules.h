@@ -49,6 +49,7 @@ enum class Rule : uint8_t {
   request_missing_version,
   request_unsupported_version,
   request_duplicate_header,
+  request_header_name_whitespace,
   request_deflate_offer_malformed,
 
   // Handshake: the server's response (RFC 6455 §4.1, §4.2.2, RFC 7692 §5-7).

@@ -233,6 +233,17 @@ bool check_host_pattern(std::string_view s, std::string& why) {
   return false;
 }
 
+// An HTTP field name: one or more token characters (RFC 9110 §5.1).
+bool check_header_name(std::string_view s, std::string& why) {
+  const auto tchar = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  if (!s.empty() && std::all_of(s.begin(), s.end(), tchar)) return true;
+  why = quote(s) + " is not a header name";
+  return false;
+}
+
 bool check_target_pattern(std::string_view s, std::string& why) {
   std::string host;
   uint16_t port = 0;
@@ -742,9 +753,15 @@ constexpr Setting kSettings[] = {
     {.key = "log.show_secrets",
      .flag = "--show-secrets",
      .value = BoolValue{&ProxyConfig::log_secrets},
-     .help = "Log the values of Authorization, Cookie and Sec-WebSocket-Key",
+     .help = "Log credentials in clear (Authorization, Cookie, Sec-WebSocket-Key, API keys, "
+             "bearer subprotocols, token parameters of URLs)",
      .rule = "hide them",
      .default_note = "hidden"},
+    {.key = "log.redact_headers",
+     .flag = "--redact-header",
+     .value = ListValue{&ProxyConfig::redact_headers, "NAME", check_header_name},
+     .help = "Also log these request headers' values as [redacted] (repeatable)",
+     .default_note = "none"},
     {.key = "inspect.enabled",
      .flag = "--inspect",
      .value = BoolValue{&ProxyConfig::inspect},

@@ -31,6 +31,7 @@ struct ProxyConfig {
   ColorMode color = ColorMode::auto_;
   uint32_t preview = 0;      // bytes of payload shown per frame/message (unmasked, escaped)
   bool log_secrets = false;  // show Authorization, Cookie and Sec-WebSocket-Key values
+  std::vector<std::string> redact_headers;  // more header names logged as [redacted]
 
   // [inspect]
   bool inspect = true;                 // false: a pure relay (no frame decoding)

@@ -1,10 +1,12 @@
 #include "proxy/event_format.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
 
 #include "parser/close_codes.h"
+#include "parser/handshake.h"
 #include "parser/http_parser.h"
 #include "parser/utf8.h"
 
@@ -74,12 +76,142 @@ std::string escape_bytes(std::span<const uint8_t> bytes, size_t limit) {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kSecretHeaders[] = {"authorization", "proxy-authorization", "cookie",
+                                               "set-cookie",    "sec-websocket-key",   "x-api-key",
+                                               "x-auth-token",  "x-access-token",      "api-key"};
+
+// Set once at start (--redact-header), before any event is logged.
+std::vector<std::string>& extra_secret_headers() {
+  static std::vector<std::string> names;
+  return names;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals_trimmed(std::string_view name, std::string_view want) {
+  return iequals(trim_ows(name), want);
+}
+
+constexpr std::string_view kRedacted = "[redacted]";
+
+// Query and fragment parameters whose values are credentials.
+bool is_secret_param(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "token",      "access_token", "refresh_token", "id_token", "auth_token", "api_key",
+      "apikey",     "api-key",      "key",           "password", "passwd",     "pwd",
+      "auth",       "secret",       "client_secret", "jwt",      "session",    "sessionid",
+      "jsessionid", "phpsessid",    "sig",           "signature"};
+  for (std::string_view n : kNames)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
+// "a=1&token=x" -> "a=1&token=[redacted]" (also ';'-separated).
+void append_redacted_params(std::string& out, std::string_view params) {
+  while (true) {
+    const size_t end = params.find_first_of("&;");
+    const std::string_view param = params.substr(0, end);
+    const size_t eq = param.find('=');
+    if (eq != std::string_view::npos && is_secret_param(param.substr(0, eq))) {
+      out.append(param.substr(0, eq + 1));
+      out.append(kRedacted);
+    } else {
+      out.append(param);
+    }
+    if (end == std::string_view::npos) break;
+    out += params[end];
+    params.remove_prefix(end + 1);
+  }
+}
+
+}  // namespace
+
 bool is_secret_header(std::string_view name) {
-  static constexpr std::string_view kSecrets[] = {"authorization", "proxy-authorization", "cookie",
-                                                  "set-cookie", "sec-websocket-key"};
-  for (std::string_view s : kSecrets)
+  name = trim_ows(name);
+  for (std::string_view s : kSecretHeaders)
+    if (iequals(name, s)) return true;
+  for (const std::string& s : extra_secret_headers())
     if (iequals(name, s)) return true;
   return false;
+}
+
+void add_secret_headers(const std::vector<std::string>& names) {
+  for (const std::string& n : names) extra_secret_headers().emplace_back(trim_ows(n));
+}
+
+std::string redact_url(std::string_view url) {
+  std::string out;
+  out.reserve(url.size() + 16);
+  // userinfo: "scheme://user:password@host" keeps the user.
+  const size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos && url.find_first_of("/?#") >= scheme) {
+    const size_t authority = scheme + 3;
+    const size_t end = std::min(url.find_first_of("/?#", authority), url.size());
+    const size_t at = url.substr(authority, end - authority).rfind('@');
+    if (at != std::string_view::npos) {
+      const std::string_view userinfo = url.substr(authority, at);
+      const size_t colon = userinfo.find(':');
+      out.append(url.substr(0, authority));
+      out.append(userinfo.substr(0, colon));
+      if (colon != std::string_view::npos) out.append(":").append(kRedacted);
+      url.remove_prefix(authority + at);  // from the '@'
+    }
+  }
+  const size_t query = url.find_first_of("?#");
+  std::string_view path = url.substr(0, query);
+  // ;jsessionid=... (and any ;name=value path parameter with a secret name).
+  for (size_t semi; (semi = path.find(';')) != std::string_view::npos;) {
+    out.append(path.substr(0, semi + 1));
+    path.remove_prefix(semi + 1);
+    const size_t end = std::min(path.find_first_of("/;"), path.size());
+    const std::string_view param = path.substr(0, end);
+    const size_t eq = param.find('=');
+    if (eq != std::string_view::npos && is_secret_param(param.substr(0, eq))) {
+      out.append(param.substr(0, eq + 1)).append(kRedacted);
+    } else {
+      out.append(param);
+    }
+    path.remove_prefix(end);
+  }
+  out.append(path);
+  if (query == std::string_view::npos) return out;
+  url.remove_prefix(query);
+  const size_t hash = url.find('#', 1);
+  out += url[0];
+  append_redacted_params(out, url.substr(1, hash == std::string_view::npos ? hash : hash - 1));
+  if (hash != std::string_view::npos) {
+    out += '#';
+    append_redacted_params(out, url.substr(hash + 1));
+  }
+  return out;
+}
+
+std::string logged_header_value(std::string_view name, std::string_view value) {
+  if (is_secret_header(name)) return std::string(kRedacted);
+  if (iequals_trimmed(name, "sec-websocket-protocol")) {
+    std::vector<std::string> tokens;
+    size_t at = 0;
+    while (at <= value.size()) {
+      const size_t comma = std::min(value.find(',', at), value.size());
+      tokens.emplace_back(trim_ows(value.substr(at, comma - at)));
+      at = comma + 1;
+    }
+    std::string out;
+    for (const std::string& t : redact_subprotocols(tokens)) {
+      if (!out.empty()) out += ", ";
+      out += t;
+    }
+    return escape_text(out);
+  }
+  for (std::string_view h : {"referer", "origin", "location", "content-location"})
+    if (iequals_trimmed(name, h)) return escape_text(redact_url(value));
+  return escape_text(value);
 }
 
 std::string hex_bytes(std::span<const uint8_t> bytes) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parser/stream_inspector.h"
 #include "proxy/report/json_writer.h"
@@ -23,8 +24,26 @@ inline std::string escape_text(std::string_view s, size_t limit = SIZE_MAX) {
 }
 
 // Headers whose values are secrets: Authorization, Proxy-Authorization,
-// Cookie, Set-Cookie, Sec-WebSocket-Key. Logs show them as "[redacted]".
+// Cookie, Set-Cookie, Sec-WebSocket-Key, X-Api-Key, X-Auth-Token, Api-Key,
+// X-Access-Token, and those given to add_secret_headers(). Names are
+// compared without case and without the whitespace a client may put around
+// them ("Authorization " before the colon is Authorization). Logs show the
+// values as "[redacted]".
 bool is_secret_header(std::string_view name);
+// --redact-header: more names for is_secret_header(), set once at start.
+void add_secret_headers(const std::vector<std::string>& names);
+
+// A header value as logged, escaped: "[redacted]" for a secret header, the
+// credential-carrying tokens of Sec-WebSocket-Protocol redacted
+// (redact_subprotocol), and credential parameters of a URL-bearing header
+// (Referer, Origin, Location, Content-Location) redacted (redact_url).
+std::string logged_header_value(std::string_view name, std::string_view value);
+
+// A URL or path with the values of credential query (and fragment)
+// parameters (token, access_token, api_key, key, password, auth, ...), of
+// ;jsessionid= path parameters and of a userinfo password replaced by
+// "[redacted]".
+std::string redact_url(std::string_view url);
 
 // "82 85 37 fa 21 3d": the bytes as lower-case hex separated by spaces.
 std::string hex_bytes(std::span<const uint8_t> bytes);

@@ -7,6 +7,7 @@
 
 #include "proxy/commands.h"
 #include "proxy/echo_server.h"
+#include "proxy/event_format.h"
 #include "proxy/event_log.h"
 #include "proxy/net/cert_authority.h"
 #include "proxy/net/tls_context.h"
@@ -74,6 +75,7 @@ std::vector<std::string> self_signed_names(const std::string& listen) {
 
 int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks) {
   std::signal(SIGPIPE, SIG_IGN);
+  add_secret_headers(cfg.redact_headers);
   // Nothing is opened yet: the log file is created once the listener is bound.
   auto log = std::make_unique<EventLog>(cfg);
   uv_loop_t loop;

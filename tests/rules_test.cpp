@@ -55,6 +55,7 @@ const Named kNamed[] = {
     WSI_RULE(request_missing_version),
     WSI_RULE(request_unsupported_version),
     WSI_RULE(request_duplicate_header),
+    WSI_RULE(request_header_name_whitespace),
     WSI_RULE(request_deflate_offer_malformed),
     WSI_RULE(response_malformed),
     WSI_RULE(response_not_101),
@@ -140,7 +141,8 @@ TEST(Rules, UnknownIdsAreRejected) {
 TEST(Rules, EveryEntryHasRfcSummaryAndFix) {
   for (const RuleInfo& info : all_rules()) {
     SCOPED_TRACE(std::string(info.id));
-    EXPECT_TRUE(info.rfc.starts_with("RFC 6455 §") || info.rfc.starts_with("RFC 7692 §"))
+    EXPECT_TRUE(info.rfc.starts_with("RFC 6455 §") || info.rfc.starts_with("RFC 7692 §") ||
+                info.rfc.starts_with("RFC 9112 §"))
         << info.rfc;
     EXPECT_FALSE(info.summary.empty());
     EXPECT_FALSE(info.fix.empty());
@@ -199,7 +201,7 @@ TEST(Rules, RequestFindingsCarryTheServersHttpStatus) {
     EXPECT_EQ(info.close_code, 1006);
     EXPECT_EQ(info.http_status, info.rule == Rule::request_unsupported_version ? 426 : 400);
   }
-  EXPECT_EQ(count, 12u);
+  EXPECT_EQ(count, 13u);
   EXPECT_TRUE(
       contains(rule_info(Rule::request_unsupported_version).summary, "Sec-WebSocket-Version: 13"));
 }

@@ -74,13 +74,14 @@ class JsonSink final : public ReportSink {
       const HandshakeRequest& r = e.request;
       const Negotiated* n = e.negotiated;
       w.field("event", "handshake")
-          .field("path", escape_text(r.path))
+          .field("path", escape_text(shown_path(r.path)))
           .field("host", escape_text(r.host))
           .key("subprotocols_offered");
-      string_array(w, r.offered_subprotocols);
+      string_array(w, opts_.show_secrets ? r.offered_subprotocols
+                                         : redact_subprotocols(r.offered_subprotocols));
       w.field("extensions_offered", escape_text(r.extensions_header))
           .field("status", e.response ? e.response->status : 0)
-          .field("subprotocol", n ? escape_text(n->subprotocol) : "")
+          .field("subprotocol", n ? escape_text(shown_subprotocol(n->subprotocol)) : "")
           .field("extensions", n ? escape_text(n->extensions) : "")
           .field("upgraded", n && n->websocket)
           .key("headers");
@@ -103,7 +104,7 @@ class JsonSink final : public ReportSink {
     emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, [&](JsonWriter& w) {
       w.field("event", "http")
           .field("method", escape_text(e.method))
-          .field("path", escape_text(e.path))
+          .field("path", escape_text(shown_path(e.path)))
           .field("status", e.status);
     });
   }
@@ -291,6 +292,14 @@ class JsonSink final : public ReportSink {
     });
   }
 
+  void on_refusal_summary(uint64_t refused, uint64_t window_ms) override {
+    emit(EventLevel::warn, 0, [&](JsonWriter& w) {
+      w.field("event", "conn_refused_summary")
+          .field("refused", refused)
+          .field("window_ms", window_ms);
+    });
+  }
+
   void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override {
     emit(EventLevel::warn, c.conn, [&](JsonWriter& w) {
       w.field("event", "upstream_error")
@@ -349,7 +358,13 @@ class JsonSink final : public ReportSink {
   }
 
   std::string header_value(const HttpHeader& h) const {
-    return !opts_.show_secrets && is_secret_header(h.name) ? "[redacted]" : escape_text(h.value);
+    return opts_.show_secrets ? escape_text(h.value) : logged_header_value(h.name, h.value);
+  }
+  std::string shown_path(std::string_view path) const {
+    return opts_.show_secrets ? std::string(path) : redact_url(path);
+  }
+  std::string shown_subprotocol(std::string_view token) const {
+    return opts_.show_secrets ? std::string(token) : redact_subprotocol(token);
   }
 
   template <class Fields>

@@ -42,10 +42,13 @@ class TextSink final : public ReportSink {
       const HandshakeRequest& r = e.request;
       const Negotiated* n = e.negotiated;
       const uint16_t status = e.response ? e.response->status : 0;
-      std::string text = "handshake " + escape_text(r.method) + " " + escape_text(r.path) +
+      std::string text = "handshake " + escape_text(r.method) + " " + shown_path(r.path) +
                          " host=" + escape_text(r.host) + " -> " +
                          (status ? std::to_string(status) : std::string("no response"));
-      if (n && !n->subprotocol.empty()) text += " subprotocol=" + escape_text(n->subprotocol);
+      if (n && !n->subprotocol.empty())
+        text +=
+            " subprotocol=" +
+            escape_text(opts_.show_secrets ? n->subprotocol : redact_subprotocol(n->subprotocol));
       if (n && !n->extensions.empty()) text += " extensions=\"" + escape_text(n->extensions) + "\"";
       text += n && n->websocket ? " (upgraded)" : " (not upgraded)";
       if (!e.forwarded_host.empty())
@@ -66,7 +69,7 @@ class TextSink final : public ReportSink {
 
   void on_http(const EventContext& c, const HttpExchangeEvent& e) override {
     emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, [&] {
-      return "http " + escape_text(e.method) + " " + escape_text(e.path) + " -> " +
+      return "http " + escape_text(e.method) + " " + shown_path(e.path) + " -> " +
              (e.status ? std::to_string(e.status) : std::string("no response"));
     });
   }
@@ -222,8 +225,15 @@ class TextSink final : public ReportSink {
 
   void on_conn_refused(const EventContext& c, uint64_t limit) override {
     emit(EventLevel::warn, c.conn, [&] {
-      return "connection refused: " + std::to_string(limit) +
-             " connections already open (--max-connections)";
+      return "connection refused with 503: " + std::to_string(limit) +
+             " connections already open (the connection limit)";
+    });
+  }
+
+  void on_refusal_summary(uint64_t refused, uint64_t window_ms) override {
+    emit(EventLevel::warn, 0, [&] {
+      return std::to_string(refused) + " more connection(s) refused in the last " +
+             std::to_string(window_ms / 1000) + " s (not logged one by one)";
     });
   }
 
@@ -274,6 +284,11 @@ class TextSink final : public ReportSink {
     else
       std::snprintf(prefix, sizeof prefix, "%s ", ts.c_str() + 11);
     out_.write(level, prefix + build());
+  }
+
+  // The path, escaped, with credential path parameters redacted.
+  std::string shown_path(std::string_view path) const {
+    return escape_text(opts_.show_secrets ? std::string(path) : redact_url(path));
   }
 
   LineOut& out_;
