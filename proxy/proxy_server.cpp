@@ -1,10 +1,39 @@
 #include "proxy/proxy_server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "proxy/session.h"
 
 namespace wsi {
+
+uint64_t descriptor_connection_limit(uint64_t wanted, unsigned per_connection, std::string& note) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return wanted;
+  const rlim_t before = lim.rlim_cur;
+  const rlim_t cap = 1 << 20;  // an unlimited hard limit is still bounded by the kernel
+  const rlim_t target = lim.rlim_max == RLIM_INFINITY ? std::max(before, cap) : lim.rlim_max;
+  if (target > before) {
+    rlimit raised = lim;
+    raised.rlim_cur = target;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim.rlim_cur = target;
+  }
+  const uint64_t fds = lim.rlim_cur;
+  const uint64_t usable = fds > kDescriptorReserve ? fds - kDescriptorReserve : 0;
+  const uint64_t by_fds = std::max<uint64_t>(1, usable / std::max(1u, per_connection));
+  const uint64_t limit = std::min(wanted, by_fds);
+  note = "descriptor limit " + std::to_string(fds) +
+         (fds != before ? " (raised from " + std::to_string(before) + ")" : std::string()) +
+         ": at most " + std::to_string(limit) + " concurrent connections (" +
+         std::to_string(per_connection) + " descriptors each, " +
+         std::to_string(kDescriptorReserve) + " reserved" +
+         (limit < wanted ? "; --max-connections " + std::to_string(wanted) + " is lowered to it"
+                         : std::string()) +
+         "); more are refused with 503";
+  return limit;
+}
 
 std::string format_address(const struct sockaddr* sa) {
   char ip[INET6_ADDRSTRLEN] = "?";
@@ -27,6 +56,7 @@ Server::Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log)
   conn_config_.max_message_size = cfg.max_message_size;
   conn_config_.max_reports_per_rule = cfg.max_reports_per_rule;
   conn_config_.preview = cfg.preview;
+  max_connections_ = cfg.max_connections;
   make_format_sink();
 }
 
@@ -117,15 +147,61 @@ void Server::on_connection(uv_stream_t* listener, int status) {
     s->abort_before_start();
     return;
   }
-  if (self->sessions_.size() > self->cfg_.max_connections) {
-    self->report_.on_conn_refused({s->id(), uv_now(self->loop_)}, self->cfg_.max_connections);
-    s->abort_before_start();
+  if (self->sessions_.size() - self->refusing_ > self->max_connections_) {
+    self->refuse(s);
     return;
   }
   s->start();
 }
 
+// Over the limit: counted always, logged at most kRefusalLinesPerSecond
+// times a second (a summary line gives the rest), answered with 503 while
+// few refusals are in flight and closed at once beyond that, so refusals
+// never hold more than kMaxRefusing descriptors.
+void Server::refuse(Session* s) {
+  const uint64_t now = uv_now(loop_);
+  counts_.on_conn_refused({s->id(), now}, max_connections_);
+  if (now / 1000 != refusal_second_) {
+    refusal_second_ = now / 1000;
+    refusal_lines_ = 0;
+  }
+  if (refusal_lines_ < kRefusalLinesPerSecond) {
+    ++refusal_lines_;
+    format_->on_conn_refused({s->id(), now}, max_connections_);
+  } else {
+    ++refusals_unlogged_;
+    arm_refusal_summary();
+  }
+  refused_.insert(s);
+  ++refusing_;
+  if (refusing_ > kMaxRefusing)
+    s->abort_before_start();
+  else
+    s->refuse(max_connections_);
+}
+
+void Server::arm_refusal_summary() {
+  if (refusal_timer_open_) return;
+  uv_timer_init(loop_, &refusal_timer_);
+  refusal_timer_.data = this;
+  refusal_timer_open_ = true;
+  uv_timer_start(
+      &refusal_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Server*>(t->data);
+        if (self->refusals_unlogged_) {
+          self->format_->on_refusal_summary(self->refusals_unlogged_, kRefusalSummaryMs);
+          self->refusals_unlogged_ = 0;
+        } else {
+          self->refusal_timer_open_ = false;
+          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        }
+      },
+      kRefusalSummaryMs, kRefusalSummaryMs);
+}
+
 void Server::session_done(Session* s) {
+  if (refused_.erase(s)) --refusing_;
   sessions_.erase(s);
   delete s;
   maybe_stop();
@@ -184,6 +260,12 @@ void Server::end_sessions(Ending how) {
 void Server::maybe_stop() {
   if (!shutting_down_ || !sessions_.empty() || stopped_) return;
   stopped_ = true;
+  if (refusals_unlogged_) format_->on_refusal_summary(refusals_unlogged_, kRefusalSummaryMs);
+  refusals_unlogged_ = 0;
+  if (refusal_timer_open_) {
+    refusal_timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&refusal_timer_), nullptr);
+  }
   report_.on_stopped(counts_.totals());
   if (drain_timer_open_) {
     drain_timer_open_ = false;

@@ -84,6 +84,15 @@ class Server {
   ReadBuffer read_buffer() { return {read_buf_.get(), kReadBufferSize}; }
   static constexpr size_t kReadBufferSize = 1024 * 1024;
   void session_done(Session* s);
+  // The effective limit on concurrent connections (at most --max-connections;
+  // lower when the descriptor limit is).
+  void set_connection_limit(uint64_t n) { max_connections_ = n; }
+  uint64_t connection_limit() const { return max_connections_; }
+  // Refusals answered with 503 at once; beyond, refused clients are closed
+  // without an answer, so refusals hold at most this many descriptors.
+  static constexpr size_t kMaxRefusing = 64;
+  static constexpr uint32_t kRefusalLinesPerSecond = 10;
+  static constexpr uint64_t kRefusalSummaryMs = 10000;
   // Called once when shutting down and the last session has ended.
   std::function<void()> on_stopped;
 
@@ -95,6 +104,8 @@ class Server {
   enum class Ending : uint8_t { drain, close_frames, now };
   void end_sessions(Ending how);
   void maybe_stop();
+  void refuse(Session* s);
+  void arm_refusal_summary();
 
   uv_loop_t* loop_;
   const ProxyConfig& cfg_;
@@ -107,6 +118,14 @@ class Server {
   bool stopped_ = false;
   std::unique_ptr<char[]> read_buf_;
   std::unordered_set<Session*> sessions_;
+  uint64_t max_connections_ = 0;
+  std::unordered_set<Session*> refused_;  // sessions answering 503
+  size_t refusing_ = 0;
+  uint64_t refusal_second_ = 0;
+  uint32_t refusal_lines_ = 0;
+  uint64_t refusals_unlogged_ = 0;
+  uv_timer_t refusal_timer_;
+  bool refusal_timer_open_ = false;
   uint64_t next_id_ = 1;
   std::string upstream_host_;
   uint16_t upstream_port_ = 0;
@@ -121,6 +140,14 @@ class Server {
   std::unique_ptr<ReportSink> format_;
   FanOutSink report_;
 };
+
+// How many connections the descriptor limit allows: the soft limit is first
+// raised to the hard one; each connection costs `per_connection`
+// descriptors, and kDescriptorReserve are kept for the loop, the listener,
+// the log files and refusals in flight. At most `wanted`. `note` says what
+// was done, for the listening event.
+inline constexpr uint64_t kDescriptorReserve = 32 + Server::kMaxRefusing;
+uint64_t descriptor_connection_limit(uint64_t wanted, unsigned per_connection, std::string& note);
 
 // "127.0.0.1:8080" or "[::1]:8080" from a socket address.
 std::string format_address(const struct sockaddr* sa);

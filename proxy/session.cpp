@@ -34,6 +34,17 @@ void Session::abort_before_start() {
   client_->close(false);
 }
 
+void Session::refuse(uint64_t limit) {
+  refused_ = true;
+  started_ms_ = last_activity_ms_ = now_ms();
+  if (server_.listener_tls()) {
+    abort_before_start();
+    return;
+  }
+  reply_and_close(503, "over the connection limit (" + std::to_string(limit) + "); try again later",
+                  EndCause::none);
+}
+
 uint64_t Session::now_ms() const {
   return uv_now(server_.loop());
 }
@@ -553,7 +564,7 @@ void Session::end(EndCause cause, bool reset_client, bool reset_upstream) {
   if (ending_) return;
   ending_ = true;
   if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&connecting_state_->resolve_req));
-  core_.finish(cause, now_ms());
+  if (!refused_) core_.finish(cause, now_ms());
   if (timer_) {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_timer_closed);
     timer_ = nullptr;

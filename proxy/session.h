@@ -36,8 +36,11 @@ class Session final : public TransportHandler {
   uv_stream_t* client_stream() { return client_tcp_.stream(); }
   // After a successful accept: log, resolve and connect the upstream.
   void start();
-  // After a failed accept or a refusal: close and free.
+  // After a failed accept: close and free.
   void abort_before_start();
+  // Over the connection limit: 503 with a one-line body (on a TLS listener,
+  // a close without a handshake), then close. No connection events follow.
+  void refuse(uint64_t limit);
   // Proxy shutdown after the drain time: optionally send close 1001 to each
   // endpoint whose direction is between frames, then end the connection once
   // what is queued has been written (bounded by kLingerMs).
@@ -149,6 +152,7 @@ class Session final : public TransportHandler {
   HttpWait http_wait_ = HttpWait::request_head;
   uint64_t http_wait_since_ms_ = 0;
   bool client_spoke_ = false;  // the client sent at least one byte
+  bool refused_ = false;       // over the limit: no core, no events
   EndCause failed_cause_ = EndCause::upstream_unreachable;
 
   // Upstream connect: held only until the upstream is connected (or given up).

@@ -141,6 +141,9 @@ void FanOutSink::on_listening(const ListeningEvent& e) {
 void FanOutSink::on_conn_open(const EventContext& c, std::string_view client) {
   WSI_FAN_OUT(on_conn_open(c, client));
 }
+void FanOutSink::on_refusal_summary(uint64_t refused, uint64_t window_ms) {
+  WSI_FAN_OUT(on_refusal_summary(refused, window_ms));
+}
 void FanOutSink::on_conn_refused(const EventContext& c, uint64_t limit) {
   WSI_FAN_OUT(on_conn_refused(c, limit));
 }

@@ -86,6 +86,8 @@ class ReportSink : public ConnSink {
   virtual void on_listening(const ListeningEvent&) {}
   virtual void on_conn_open(const EventContext&, std::string_view /*client*/) {}
   virtual void on_conn_refused(const EventContext&, uint64_t /*limit*/) {}
+  // Refusals not logged one by one (over the per-second budget) in the last window.
+  virtual void on_refusal_summary(uint64_t /*refused*/, uint64_t /*window_ms*/) {}
   virtual void on_upstream_error(const EventContext&, const UpstreamErrorEvent&) {}
   virtual void on_tls_error(const EventContext&, const TlsErrorEvent&) {}
   virtual void on_forward(const EventContext&, const ForwardEvent&) {}
@@ -164,6 +166,7 @@ class FanOutSink final : public ReportSink {
   void on_listening(const ListeningEvent& e) override;
   void on_conn_open(const EventContext& c, std::string_view client) override;
   void on_conn_refused(const EventContext& c, uint64_t limit) override;
+  void on_refusal_summary(uint64_t refused, uint64_t window_ms) override;
   void on_upstream_error(const EventContext& c, const UpstreamErrorEvent& e) override;
   void on_tls_error(const EventContext& c, const TlsErrorEvent& e) override;
   void on_forward(const EventContext& c, const ForwardEvent& e) override;
