@@ -78,9 +78,6 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   add_secret_headers(cfg.redact_headers);
   // Nothing is opened yet: the log file is created once the listener is bound.
   auto log = std::make_unique<EventLog>(cfg);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  Server server(&loop, cfg, *log);
 
   std::string error;
   const bool builtin = cfg.upstream == "builtin:echo";
@@ -144,10 +141,17 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
                     "asked for");
   const bool rewrite_host = target.url && !cfg.keep_host && !is_ip_literal(target.host);
 
+  // The loop only now: every return above is before anything libuv allocates.
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Server server(&loop, cfg, *log);
   EchoServer echo(&loop);
   if (builtin) {
     if (!echo.listen(error)) {
       err << "wsinspect proxy: " << error << '\n';
+      echo.close();
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
       return 1;
     }
     server.set_upstream("127.0.0.1", echo.port());

@@ -89,6 +89,31 @@ def check_budget(test) -> None:
         test.fail(f"not run: the module's {MODULE_BUDGET:.0f} s budget is spent ({spent:.0f} s); earlier tests timed out")
 
 
+# What a sanitizer writes to stderr when it finds something: AddressSanitizer
+# and LeakSanitizer reports, and UndefinedBehaviorSanitizer's diagnostics.
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_report(stderr_text: str) -> Optional[str]:
+    """The first line of a sanitizer report in `stderr_text`, or None."""
+    for line in stderr_text.splitlines():
+        if any(marker in line for marker in SANITIZER_REPORTS):
+            return line
+    return None
+
+
+def check_exit(name: str, rc: Optional[int], stderr_text: str, clean_sigterm: bool) -> None:
+    """Raises AssertionError when the wsinspect binary wrote a sanitizer
+    report, or (in a sanitized build) exited non-zero after a clean SIGTERM:
+    LeakSanitizer reports leaks at exit and then exits with status 23. Status
+    3 is allowed: the test may have sent the first signal itself."""
+    report = sanitizer_report(stderr_text)
+    if report is not None:
+        raise AssertionError(f"{name} wrote a sanitizer report: {report}\n{stderr_text[-6000:]}")
+    if clean_sigterm and rc not in (0, 3, None) and binary_is_sanitized():
+        raise AssertionError(f"{name} exited with {rc} after SIGTERM\n{stderr_text[-6000:]}")
+
+
 class JsonLineProcess:
     """A child process whose stdout is one JSON object per line.
 
@@ -106,6 +131,9 @@ class JsonLineProcess:
         self.stderr_lines: list = []
         self._cond = threading.Condition()
         self._eof = False
+        # The wsinspect binary itself (not a peer): stop() checks how it ended.
+        self.checks_exit = Path(self.argv[0]) == BINARY
+        self._exit_checked = False
         self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
@@ -216,11 +244,27 @@ class JsonLineProcess:
         return rc
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL; always reaps the process."""
+        """SIGTERM, then SIGKILL; always reaps the process.
+
+        For the wsinspect binary, fails (AssertionError, once) when it wrote a
+        sanitizer report, or when a sanitized build exited non-zero after the
+        SIGTERM sent here (a leak found at exit)."""
+        clean_sigterm = False
+        if self.proc.poll() is None and self.checks_exit and self.find(lambda e: e.get("event") == "stopped"):
+            # Already stopping (the test signalled it): a signal now would
+            # find the default action again and kill it; let it exit.
+            try:
+                self.proc.wait(timeout=10)
+                clean_sigterm = True
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=5)
+                # Longer than the default drain (5 s), so a draining proxy
+                # ends by itself and LeakSanitizer gets to run.
+                self.proc.wait(timeout=10)
+                clean_sigterm = True
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
@@ -231,6 +275,11 @@ class JsonLineProcess:
                 f.close()
         with _live_lock:
             _live.discard(self.proc)
+        if self.checks_exit and not self._exit_checked:
+            self._exit_checked = True
+            with self._cond:
+                err = "\n".join(self.stderr_lines)
+            check_exit(self.name, self.proc.returncode, err, clean_sigterm)
 
 
 # --- the proxy ---------------------------------------------------------------

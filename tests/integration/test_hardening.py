@@ -22,11 +22,15 @@ from pathlib import Path
 from harness import (
     BINARY,
     HOST,
+    PYTHON,
     OP_TEXT,
     TIMEOUT,
+    JsonLineProcess,
     RawConn,
     accept_for,
+    binary_is_sanitized,
     build_frame,
+    check_exit,
     require_proxy,
     upgrade_request,
 )
@@ -123,7 +127,9 @@ class ProxyFile:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError("the proxy did not stop at SIGTERM")
-        return self.proc.returncode, (err or b"").decode("utf-8", "replace")
+        text = (err or b"").decode("utf-8", "replace")
+        check_exit("proxy", self.proc.returncode, text, True)
+        return self.proc.returncode, text
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -354,6 +360,42 @@ class ConfigSizeTest(unittest.TestCase):
         finally:
             os.close(r)
             os.waitpid(pid, 0)
+
+
+class HarnessExitCheckTest(unittest.TestCase):
+    """The harness fails a test whose wsinspect process wrote a sanitizer
+    report or, in a sanitized build, exited non-zero after SIGTERM (here a
+    stand-in process is checked as the binary would be)."""
+
+    def stand_in(self, script: str) -> JsonLineProcess:
+        p = JsonLineProcess([PYTHON, "-c", script], "stand-in")
+        p.checks_exit = True
+        self.addCleanup(lambda: p.proc.poll() is None and p.proc.kill())
+        return p
+
+    def test_a_sanitizer_report_fails_stop(self):
+        for report in ("==1==ERROR: LeakSanitizer: detected memory leaks", "x.cpp:3:5: runtime error: signed integer overflow"):
+            p = self.stand_in(f"import sys, time; print({report!r}, file=sys.stderr, flush=True); time.sleep(30)")
+            time.sleep(0.3)
+            with self.assertRaises(AssertionError) as ctx:
+                p.stop()
+            self.assertIn("wrote a sanitizer report: " + report, str(ctx.exception))
+
+    def test_a_non_zero_exit_after_sigterm_fails_stop_in_a_sanitized_build(self):
+        script = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(23)); time.sleep(30)"
+        p = self.stand_in(script)
+        time.sleep(0.3)
+        if binary_is_sanitized():
+            with self.assertRaises(AssertionError):
+                p.stop()
+        else:
+            p.stop()  # a Release build is checked for reports only
+            self.assertEqual(p.proc.returncode, 23)
+
+    def test_a_clean_exit_passes(self):
+        p = self.stand_in("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(30)")
+        time.sleep(0.3)
+        p.stop()
 
 
 if __name__ == "__main__":

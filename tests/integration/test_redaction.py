@@ -26,6 +26,7 @@ from harness import (
     RawClient,
     RawUpstream,
     accept_for,
+    check_exit,
     is_event,
     make_key,
     require_proxy,
@@ -173,6 +174,7 @@ class RedactionTest(unittest.TestCase):
                     time.sleep(0.02)
                 proc.send_signal(signal.SIGTERM)
                 _, err = proc.communicate(timeout=TIMEOUT)
+                check_exit("proxy", proc.returncode, err.decode("utf-8", "replace"), True)
                 self.assertEqual(proc.returncode, 0, err)
             finally:
                 if proc.poll() is None:
