@@ -358,6 +358,14 @@ void ConnectionInspector::on_violation(const Violation& v) {
 
 void ConnectionInspector::on_close(const CloseFrame& c) {
   const CloseAttribution::Verdict v = attribution_.judge(c, now_);
+  // A peer can repeat close frames without end: each direction reports as
+  // many as it reports of one rule, and counts the rest.
+  const size_t i = dir_index(c.dir);
+  if (close_events_[i] >= cfg_.max_reports_per_rule) {
+    ++closes_unreported_[i];
+    return;
+  }
+  ++close_events_[i];
   sink_.on_close(ctx(),
                  CloseEvent{c, v.in_reply, v.cause ? &*v.cause : nullptr, v.unseen_corruption});
 }
@@ -417,6 +425,7 @@ void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
   ConnCloseEvent e{now_ - std::min(now_, start_ms_), end_cause_, upgraded_, {}};
   for (size_t i = 0; i < 2; ++i) {
     e.dir[i].bytes = bytes_[i];
+    e.dir[i].closes_unreported = closes_unreported_[i];
     const StreamInspector* insp = std::get_if<StreamInspector>(&frames_[i]);
     e.dir[i].stats = insp ? &insp->stats() : nullptr;
   }

@@ -158,6 +158,8 @@ class ConnectionInspector final : private InspectorSink {
   EndCause end_cause_ = EndCause::none;
   const TlsSummary* tls_[2] = {nullptr, nullptr};  // client's leg, server's leg
   bool any_request_ = false;
+  uint32_t close_events_[2] = {0, 0};
+  uint64_t closes_unreported_[2] = {0, 0};
   bool client_starts_tls_ = false;
   bool request_in_message_ = false;   // a request has begun and not ended
   bool request_head_done_ = false;    // ... and its head is complete

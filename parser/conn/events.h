@@ -122,6 +122,9 @@ struct PreviewEvent {
 struct DirectionSummary {
   uint64_t bytes = 0;
   const InspectorStats* stats = nullptr;  // null: never inspected as frames
+  // Close frames beyond the per-connection cap (max_reports_per_rule per
+  // direction) that got no close event; stats->closes counts them all.
+  uint64_t closes_unreported = 0;
 };
 
 struct ConnCloseEvent {

@@ -12,8 +12,14 @@ import unittest
 from harness import (
     BINARY,
     HOST,
+    OP_CLOSE,
     TIMEOUT,
     JsonLineProcess,
+    Proxy,
+    RawClient,
+    RawUpstream,
+    build_frame,
+    close_payload,
     check_budget,
     is_event,
     require_proxy,
@@ -102,6 +108,38 @@ class DescriptorLimit(unittest.TestCase):
             self.assertEqual(line.split()[3:5], ["4096", "4096"])
         finally:
             p.stop()
+
+
+class RepeatedEvents(unittest.TestCase):
+    def setUp(self):
+        require_proxy(self)
+        check_budget(self)
+
+    def test_repeated_close_frames_are_capped_per_connection(self):
+        # 2,000 close frames one way: 10 close events (--max-reports), the
+        # rest counted; before, each one was a warn line.
+        up = RawUpstream()
+        proxy = Proxy(up.address, "--max-reports", "10", log_level="info")
+        try:
+            c = RawClient.connect(HOST, proxy.port)
+            conn = proxy.conn_of(c.sock)
+            c.send(upgrade_request(f"{HOST}:{proxy.port}")[0])
+            s, _ = up.accept_websocket()
+            self.assertEqual(c.recv_head().status, 101)
+            frame = build_frame(OP_CLOSE, close_payload(1000), mask=b"abcd")
+            c.send(frame * 2000)
+            self.assertEqual(s.recv_exact(len(frame) * 2000), frame * 2000)
+            c.close()
+            s.close()
+            closed = proxy.wait_conn_close(conn)
+            closes = [e for e in proxy.of_conn(conn, "close") if e["dir"] == "client_to_server"
+                      and not e.get("synthesized")]
+            self.assertEqual(len(closes), 10)
+            self.assertEqual(closed["client_to_server"]["closes"], 2000)
+            self.assertEqual(closed["client_to_server"]["closes_unreported"], 1990)
+        finally:
+            proxy.stop()
+            up.close()
 
 
 if __name__ == "__main__":
