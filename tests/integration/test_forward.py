@@ -2,12 +2,20 @@
 request, what reaches the target, and what the log says. (Chromium through
 forward mode with TLS interception is in test_chromium.)"""
 
+import os
 import socket
 import subprocess
+import tempfile
 import unittest
+from pathlib import Path
 
 from harness import (
     BINARY,
+    NODE,
+    PEERS_DIR,
+    PYTHON,
+    PeerServer,
+    peers_available,
     HOST,
     OP_CLOSE,
     OP_TEXT,
@@ -181,6 +189,98 @@ class ForwardTargets(unittest.TestCase):
                            capture_output=True, text=True, timeout=TIMEOUT)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--passthrough needs --forward", r.stderr)
+
+
+# A Python `websockets` client through the forward proxy: CONNECT, then TLS
+# (trusting only wsinspect's CA) and a WebSocket inside; text echoed, close 1000.
+PY_CLIENT = r"""
+import asyncio, socket, ssl, sys, websockets
+async def main(proxy_port, host, port, ca):
+    s = socket.create_connection(("127.0.0.1", proxy_port))
+    s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    ctx = ssl.create_default_context(cafile=ca)
+    async with websockets.connect(f"wss://{host}:{port}/py", sock=s, ssl=ctx,
+                                  server_hostname=host) as ws:
+        await ws.send("via the forward proxy")
+        print(await ws.recv())
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+"""
+
+# The same with Node `ws`: the tunnel from http.request CONNECT, TLS over it.
+NODE_CLIENT = r"""
+const http = require('http'), tls = require('tls'), fs = require('fs');
+const WebSocket = require('ws');
+const [proxyPort, host, port, ca] = process.argv.slice(1);
+const req = http.request({host: '127.0.0.1', port: proxyPort, method: 'CONNECT',
+                          path: `${host}:${port}`});
+req.on('connect', (res, socket) => {
+  if (res.statusCode !== 200) { console.log('status ' + res.statusCode); process.exit(2); }
+  const ws = new WebSocket(`wss://${host}:${port}/node`, {
+    createConnection: () => tls.connect({socket, servername: host, ca: fs.readFileSync(ca)}),
+  });
+  ws.on('open', () => ws.send('via the forward proxy'));
+  ws.on('message', (m) => { console.log(m.toString()); ws.close(1000); });
+  ws.on('error', (e) => { console.log('error ' + e.message); process.exit(3); });
+});
+req.end();
+"""
+
+
+class ForwardWithRealClients(unittest.TestCase):
+    """Python and Node through forward mode, TLS intercepted with the CA of
+    `wsinspect ca init`, to a TLS WebSocket server (Python websockets)."""
+
+    def setUp(self):
+        require_proxy(self)
+        check_budget(self)
+        from test_tls import Certs
+
+        self.tmp = tempfile.TemporaryDirectory()
+        root = Path(self.tmp.name)
+        self.certs = Certs(root)
+        self.ca_dir = root / "wsinspect-ca"
+        r = subprocess.run([BINARY, "ca", "init", self.ca_dir], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("certutil", r.stdout)
+        self.server = PeerServer("py", "--tls-cert", self.certs.cert, "--tls-key", self.certs.key)
+        self.proxy = Proxy(None, "--forward", "--ca", self.ca_dir, "--upstream-ca", self.certs.ca)
+
+    def tearDown(self):
+        self.proxy.stop()
+        self.server.stop()
+        self.tmp.cleanup()
+
+    def run_client(self, argv, path):
+        r = subprocess.run(argv + [str(self.proxy.port), "localhost", str(self.server.port),
+                                   str(self.ca_dir / "ca.pem")],
+                           capture_output=True, text=True, timeout=TIMEOUT, cwd=PEERS_DIR)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.proxy.describe())
+        self.assertEqual(r.stdout.strip(), "via the forward proxy")
+        fwd = self.proxy.wait_for(is_event("forward", mode="intercepted"))
+        conn = fwd["conn"]
+        self.assertEqual(fwd["target"], f"localhost:{self.server.port}")
+        closed = self.proxy.wait_conn_close(conn)
+        self.assertEqual(closed["ended_by"], "close_handshake")
+        hs = self.proxy.of_conn(conn, "handshake")[0]
+        self.assertEqual(hs["path"], path)
+        self.assertEqual(hs["tls"]["client"]["sni"], "localhost")
+        self.assertTrue(hs["tls"]["server"]["verification"] == "ok", hs["tls"])
+        # The upstream leg saw the server's own certificate, from the test CA.
+        self.assertIn("CN=wsinspect test CA", hs["tls"]["server"]["peer_certificate"]["issuer"])
+        self.assertEqual(self.proxy.violations(conn), [])
+
+    def test_python_websockets(self):
+        self.run_client([PYTHON, "-c", PY_CLIENT], "/py")
+
+    def test_node_ws(self):
+        if not peers_available():
+            self.skipTest("Node ws is not installed: run scripts/setup-deps.sh")
+        self.run_client([NODE, "-e", NODE_CLIENT], "/node")
 
 
 if __name__ == "__main__":
