@@ -39,11 +39,11 @@ struct ProxyConfig {
   uint32_t max_reports_per_rule = 10;  // per direction and connection
 
   // [timeouts], in milliseconds; 0 disables each
-  uint64_t connect_timeout_ms = 10000;    // upstream TCP connect (and name resolution)
-  uint64_t handshake_timeout_ms = 30000;  // each request head, and each response's first byte
+  uint64_t connect_timeout_ms = 10000;          // upstream TCP connect (and name resolution)
+  uint64_t handshake_timeout_ms = 30000;        // each request head, and each response's first byte
   uint64_t http_inactivity_timeout_ms = 30000;  // an HTTP message in progress with no bytes
-  uint64_t idle_timeout_ms = 0;           // no bytes either way
-  uint64_t drain_timeout_ms = 5000;       // on SIGINT/SIGTERM: how long open sessions may run
+  uint64_t idle_timeout_ms = 0;                 // no bytes either way
+  uint64_t drain_timeout_ms = 5000;             // on SIGINT/SIGTERM: how long open sessions may run
 
   // [limits]
   uint64_t high_watermark = 1 << 20;   // bytes queued towards one side before reading stops

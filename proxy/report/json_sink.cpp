@@ -215,8 +215,7 @@ class JsonSink final : public ReportSink {
               .field("warnings", st->warnings)
               .field("closes", st->closes);
         }
-        if (e.dir[i].closes_unreported)
-          w.field("closes_unreported", e.dir[i].closes_unreported);
+        if (e.dir[i].closes_unreported) w.field("closes_unreported", e.dir[i].closes_unreported);
         w.end_object();
       }
     });
