@@ -23,6 +23,25 @@ priority (SCHED_FIFO 1, `chrt`), so that other processes of the machine
 proxied minus direct of the same round; the figure is the median of the
 rounds with their min-max range.
 
+TLS on both legs (section 5): the load generator and its server speak TLS
+1.3 with one cipher suite (TLS_AES_128_GCM_SHA256) and one group (X25519),
+nothing else offered or accepted, so each proxy negotiates exactly that on
+both legs; both proxies are pinned to the same besides (HAProxy's
+ssl-default-bind/server-ciphersuites and ssl-min-ver TLSv1.3; for wsinspect,
+which has no cipher flag, and for HAProxy too, an OpenSSL configuration file
+in OPENSSL_CONF with Ciphersuites, MinProtocol and Groups). One certificate
+for both proxies and the server: a P-256 leaf for localhost and 127.0.0.1
+signed by a test CA, both made with the openssl CLI in the run's temporary
+directory. The client checks the proxy's certificate for "localhost" (SNI
+localhost), each proxy checks the server's the same way (HAProxy: `ssl verify
+required ca-file CA sni str(localhost) verifyhost localhost`; wsinspect:
+`--upstream wss://127.0.0.1:PORT --upstream-sni localhost --upstream-ca CA`).
+The server sends no session tickets and HAProxy's server line has
+no-ssl-reuse, so every connection through a proxy costs two full handshakes.
+Rows: large and small messages as in sections 1 and 2, the handshake rate of
+sections 4's idle connections, the proxy's CPU per connection while they open,
+and its memory per idle TLS connection (linear fit over the counts, per round).
+
 Old against new: --baseline PATH (a second wsinspect binary, or a build
 directory holding one; also taken from the BASELINE environment variable, so
 `BASELINE=/path/to/old/wsinspect make benchmark` works) adds that binary's
@@ -60,6 +79,8 @@ LABEL = {"direct": "direct", "haproxy": "HAProxy tunnel", "relay": "wsinspect --
 # The baseline's configuration each new one is compared with (--baseline).
 OLD = {"inspect": "old-inspect", "relay": "old-relay"}
 LOAD_CORE, PROXY_CORE = "0", "1"
+# Section 5: what both ends of every TLS leg speak (bench/wsload_tls.h pins the same).
+TLS_SUITE, TLS_GROUP = "TLS_AES_128_GCM_SHA256", "X25519"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -96,10 +117,11 @@ def rss_kib(pid):
 class Process:
     """A child process whose stdout is drained so it can never block on it."""
 
-    def __init__(self, argv, ready=None, timeout=10):
+    def __init__(self, argv, ready=None, timeout=10, env=None):
         # Without a ready line to wait for, the output goes to /dev/null.
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if ready else subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+                                     stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                                     env=env)
         self.first = None
         if ready:
             deadline = time.monotonic() + timeout
@@ -141,11 +163,45 @@ class Bench:
         self.quick = quick
         self.tmp = Path(tempfile.mkdtemp(prefix="wsbench-"))
         self.realtime = False  # SCHED_FIFO for server, proxy and load generator
+        self.tls = None  # section 5: the test PKI (make_pki), TLS on every leg while set
+        print(f"compare.py: every run's report goes to {self.tmp / 'runs.jsonl'}", flush=True)
+
+    def make_pki(self):
+        """A test CA and a P-256 leaf for localhost and 127.0.0.1, made with the
+        openssl CLI; and the OpenSSL configuration that pins both proxies."""
+        d = self.tmp / "tls"
+        d.mkdir(exist_ok=True)
+        f = {k: str(d / n) for k, n in (("ca", "ca.pem"), ("ca_key", "ca.key"), ("cert", "leaf.pem"),
+                                         ("key", "leaf.key"), ("csr", "leaf.csr"), ("ext", "leaf.ext"),
+                                         ("pem", "leaf+key.pem"), ("conf", "pin.cnf"))}
+        p256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        run = lambda argv: subprocess.run(["openssl"] + argv, check=True, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+        run(["req", "-x509"] + p256 + ["-keyout", f["ca_key"], "-out", f["ca"], "-days", "2",
+                                       "-subj", "/CN=wsinspect benchmark CA",
+                                       "-addext", "basicConstraints=critical,CA:TRUE",
+                                       "-addext", "keyUsage=critical,keyCertSign"])
+        run(["req"] + p256 + ["-keyout", f["key"], "-out", f["csr"], "-subj", "/CN=localhost"])
+        Path(f["ext"]).write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                  "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+        run(["x509", "-req", "-in", f["csr"], "-CA", f["ca"], "-CAkey", f["ca_key"], "-CAcreateserial",
+             "-out", f["cert"], "-days", "2", "-extfile", f["ext"]])
+        Path(f["pem"]).write_text(Path(f["cert"]).read_text() + Path(f["key"]).read_text())
+        Path(f["conf"]).write_text(
+            "openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n"
+            "[ssl_sect]\nsystem_default = system_default_sect\n[system_default_sect]\n"
+            f"MinProtocol = TLSv1.3\nCiphersuites = {TLS_SUITE}\nGroups = {TLS_GROUP}\n")
+        return f
+
+    def proxy_env(self):
+        return dict(os.environ, OPENSSL_CONF=self.tls["conf"]) if self.tls else None
 
     # --- the pieces of one run -------------------------------------------------------------
 
     def start_server(self):
-        srv = Process(pinned(LOAD_CORE, [self.wsload, "server", "--listen", "127.0.0.1:0"], self.realtime),
+        tls = ["--tls", "--tls-cert", self.tls["cert"], "--tls-key", self.tls["key"]] if self.tls else []
+        srv = Process(pinned(LOAD_CORE, [self.wsload, "server", "--listen", "127.0.0.1:0"] + tls,
+                             self.realtime),
                       ready=lambda l: l.startswith("listening"))
         return srv, srv.first.split()[1]
 
@@ -157,27 +213,44 @@ class Bench:
             cfg = self.tmp / f"haproxy-{port}.cfg"
             # A log line per connection (tcplog) to standard output, which is
             # /dev/null: like wsinspect's log below.
+            pins, bind_tls, server_tls = "", "", ""
+            if self.tls:
+                # TLS terminated and originated, pinned like wsinspect (see the docstring).
+                pins = (f"  ssl-default-bind-ciphersuites {TLS_SUITE}\n  ssl-default-bind-options ssl-min-ver TLSv1.3\n"
+                        f"  ssl-default-bind-curves {TLS_GROUP}\n"
+                        f"  ssl-default-server-ciphersuites {TLS_SUITE}\n"
+                        "  ssl-default-server-options ssl-min-ver TLSv1.3\n")
+                bind_tls = f" ssl crt {self.tls['pem']}"
+                server_tls = (f" ssl verify required ca-file {self.tls['ca']} sni str(localhost)"
+                              " verifyhost localhost no-ssl-reuse")
             cfg.write_text(
-                "global\n  maxconn 9500\n  nbthread 1\n  log stdout format raw local0\n"
+                "global\n  maxconn 9500\n  nbthread 1\n  log stdout format raw local0\n" + pins +
                 "defaults\n  mode tcp\n  log global\n  option tcplog\n  timeout connect 5s\n"
                 "  timeout client 1h\n  timeout server 1h\n  maxconn 9500\n"
-                f"frontend f\n  bind 127.0.0.1:{port}\n  default_backend b\n"
-                f"backend b\n  server s1 {upstream}\n")
-            p = Process(pinned(PROXY_CORE, ["haproxy", "-db", "-f", str(cfg)], self.realtime))
+                f"frontend f\n  bind 127.0.0.1:{port}{bind_tls}\n  default_backend b\n"
+                f"backend b\n  server s1 {upstream}{server_tls}\n")
+            p = Process(pinned(PROXY_CORE, ["haproxy", "-db", "-f", str(cfg)], self.realtime),
+                        env=self.proxy_env())
             wait_port(port)
             return p, f"127.0.0.1:{port}"
         port = free_port()
         binary = self.baseline if config.startswith("old-") else self.wsinspect
         argv = [binary, "proxy", "--listen", f"127.0.0.1:{port}", "--upstream", upstream,
                 "--log-format", "json", "--log-file", "/dev/null", "--max-connections", "40000"]
+        if self.tls:
+            # The upstream by address (no resolution per connection), checked as localhost.
+            argv[argv.index(upstream)] = f"wss://{upstream}"
+            argv += ["--tls-cert", self.tls["cert"], "--tls-key", self.tls["key"],
+                     "--upstream-sni", "localhost", "--upstream-ca", self.tls["ca"]]
         if config in ("relay", "old-relay"):
             argv.append("--no-inspect")
-        p = Process(pinned(PROXY_CORE, argv, self.realtime))
+        p = Process(pinned(PROXY_CORE, argv, self.realtime), env=self.proxy_env())
         wait_port(port)
         return p, f"127.0.0.1:{port}"
 
     def run_client(self, target, args, proxy=None, sample_rss=False, server=None):
-        argv = pinned(LOAD_CORE, [self.wsload, "client", "--target", target, "--json"] + args,
+        tls = ["--tls", "--tls-ca", self.tls["ca"], "--tls-name", "localhost"] if self.tls else []
+        argv = pinned(LOAD_CORE, [self.wsload, "client", "--target", target, "--json"] + tls + args,
                       self.realtime)
         cpu0 = cpu_seconds(proxy.pid) if proxy else 0.0
         server0 = cpu_seconds(server.pid) if server else 0.0
@@ -186,10 +259,12 @@ class Bench:
         wall0 = time.monotonic()
         client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peak = 0
+        cpu_at = []  # (seconds since the start, the proxy's CPU seconds), with sample_rss
         while client.poll() is None:
             if sample_rss and proxy:
                 peak = max(peak, rss_kib(proxy.pid))
-            time.sleep(0.1)
+                cpu_at.append((time.monotonic() - wall0, cpu_seconds(proxy.pid) - cpu0))
+            time.sleep(0.05 if sample_rss else 0.1)
         out, err = client.communicate()
         if client.returncode != 0:
             raise RuntimeError(f"wsload failed ({client.returncode}): {err.strip()}")
@@ -201,6 +276,14 @@ class Bench:
             ((cpu_seconds(server.pid) - server0) if server else 0.0)
         report["other_cpu_s"] = max(0.0, busy_seconds() - busy0 - ours)
         report["proxy_rss_kib"] = peak
+        # The proxy's CPU while the connections opened (up to the end of the
+        # connect phase, interpolated between samples).
+        report["proxy_connect_cpu_s"] = float("nan") if proxy else 0.0
+        end = report.get("connect_phase_s", 0)
+        for (t0, c0), (t1, c1) in zip(cpu_at, cpu_at[1:]):
+            if t0 <= end <= t1:
+                report["proxy_connect_cpu_s"] = c0 + (c1 - c0) * (end - t0) / (t1 - t0 or 1)
+                break
         return report
 
     def measure(self, config, args, sample_rss=False):
@@ -223,6 +306,10 @@ class Bench:
             for c in configs:
                 rep = self.measure(c, args, sample_rss)
                 runs[c].append(rep)
+                # Every report as it comes, so a failed run keeps what was measured.
+                with open(self.tmp / "runs.jsonl", "a") as f:
+                    f.write(json.dumps({"scenario": name, "round": r + 1, "config": c,
+                                        "tls": bool(self.tls), "report": rep}) + "\n")
                 errors = rep["errors"]["total"]
                 print(f"  {name:38s} round {r + 1} {c:{width}s} "
                       f"{rep['messages_per_sec']:>12,.0f} msg/s {rep['mb_per_sec']:>9,.1f} MB/s"
@@ -319,7 +406,7 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0, help="seconds measured per run")
     ap.add_argument("--quick", action="store_true", help="one round, shorter runs, fewer cases")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.txt"))
-    ap.add_argument("--only", default="1,2,3,4", help="sections to run, e.g. --only 3 (latency)")
+    ap.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. --only 3 (latency), --only 5 (TLS)")
     ap.add_argument("--latency-rounds", type=int, default=5, help="rounds of the latency section (not with --quick)")
     ap.add_argument("--no-realtime", dest="realtime", action="store_false",
                     help="latency section at normal priority even when SCHED_FIFO is possible")
@@ -332,7 +419,8 @@ def main():
     opts = ap.parse_args()
     if opts.quick:
         opts.rounds, opts.duration = 1, 1.5
-    for tool in ("taskset", "haproxy"):
+    only = {int(x) for x in opts.only.split(",")}
+    for tool in ("taskset", "haproxy") + (("openssl",) if 5 in only else ()):
         if not shutil.which(tool):
             sys.exit(f"compare.py: {tool} not found (make benchmark installs it)")
     baseline = None
@@ -351,7 +439,6 @@ def main():
     d = str(opts.duration)
     warm = ["--warmup", "0.5"]
     t = Table()
-    only = {int(x) for x in opts.only.split(",")}
 
     small, large, latency, scale = {}, {}, {}, {}
     lat_realtime, lat_rounds = False, 0
@@ -399,6 +486,45 @@ def main():
                                             "--duration", "3", "--connect-concurrency", "256"],
                                      sample_rss=True)
 
+    tls_large, tls_small, tls_scale = {}, {}, {}
+    tls_wall = 0.0
+    tls_configs = configs
+    if 5 in only:
+        # The baseline's configurations only when it speaks TLS (it may predate it).
+        if baseline and "--tls-cert" not in subprocess.run([baseline, "proxy", "--help"], text=True,
+                                                           capture_output=True).stdout:
+            print("== 5: the baseline has no --tls-cert: section 5 runs without it")
+            tls_configs = CONFIGS
+        print(f"== 5. TLS on both legs (TLS 1.3, {TLS_SUITE}, {TLS_GROUP})")
+        tls_start = time.monotonic()
+        b.tls = b.make_pki()
+        for size in ((1 << 20,) if opts.quick else (16384, 1 << 20)):
+            for direction in ("c2s", "s2c"):
+                name = f"{size // 1024} KiB text-ascii {direction}"
+                tls_large[name] = b.interleaved(
+                    name, ["--connections", "4" if size >= 1 << 20 else "8", "--size", str(size),
+                           "--kind", "text-ascii", "--direction", direction, "--duration", d] + warm,
+                    configs=tls_configs)
+        for size, conns in ([(64, 100), (512, 1000)] if opts.quick else
+                            [(64, 100), (64, 1000), (512, 100), (512, 1000)]):
+            name = f"{size} B text, {conns} conns"
+            tls_small[name] = b.interleaved(
+                name, ["--connections", str(conns), "--size", str(size), "--kind", "text-ascii",
+                       "--closed-loop", "--inflight", "4", "--duration", d] + warm, configs=tls_configs)
+        # Fewer connections than section 4: two TLS handshakes each make them
+        # slow to open (hundreds per second on the development VM).
+        for n in ((500, 1500) if opts.quick else (1000, 2000, 4000)):
+            tls_scale[n] = b.interleaved(
+                f"{n} idle TLS connections", ["--connections", str(n), "--idle", "--ping-interval", "1",
+                                              "--duration", "3", "--connect-concurrency", "256"],
+                sample_rss=True, configs=tls_configs)
+        b.tls = None
+        tls_wall = time.monotonic() - tls_start
+        seen = {r.get("tls", "") for part in (tls_large, tls_small, tls_scale)
+                for runs in part.values() for c in tls_configs for r in runs[c]}
+        if any(TLS_SUITE not in x or "TLSv1.3" not in x for x in seen):
+            raise RuntimeError(f"section 5: negotiated {seen}, not TLS 1.3 with {TLS_SUITE}")
+
     # --- the table -----------------------------------------------------------------------------
     t.add(f"wsinspect benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{opts.rounds} round(s) of {opts.duration:g} s, median (± half spread)")
@@ -411,16 +537,19 @@ def main():
             t.add("(one round: no spread, so no marks and no new-against-old target)")
     t.add()
 
-    def row(name, runs, key, fmt, unit, more="faster", less="slower"):
+    def row(name, runs, key, fmt, unit, more="faster", less="slower", cfgs=None):
+        # cfgs: the configurations of this row when not every one ran.
+        cs = cfgs or configs
+        vs = [(n, o) for n, o in versions if o in cs]
         cells = []
-        for c in configs:
+        for c in cs:
             vals = [key(r) for r in runs[c]]
             cells.append(f"{fmt(med(vals))}{spread(vals):>5}")
         h, i, rl = (med([key(r) for r in runs[c]]) for c in ("haproxy", "inspect", "relay"))
         dct = med([key(r) for r in runs["direct"]])
         ratio = lambda a, b: a / b if b else float("nan")
         cols = " ".join(f"{ratio(i, x):>7.2f}x" if x else f"{'-':>8s}" for x in (h, dct, rl))
-        olds = {n: versus([key(r) for r in runs[n]], [key(r) for r in runs[o]], more, less) for n, o in versions}
+        olds = {n: versus([key(r) for r in runs[n]], [key(r) for r in runs[o]], more, less) for n, o in vs}
         cols += "".join(f"  {versus_text(v):<20s}" for v in olds.values())
         t.add(f"{name:34s} " + " ".join(f"{c:>16s}" for c in cells) + f" {cols}  {unit}")
         return ratio(i, h), ratio(i, rl), olds
@@ -549,7 +678,7 @@ def main():
                 check_old(f"handshakes, {n} connections", {n_cfg: v})
         t.add()
     if large:
-        t.add("5. CPU seconds per GB relayed (large messages, median over scenarios)")
+        t.add("2b. CPU seconds per GB relayed (section 2's large messages, median over scenarios)")
         for c in [c for c in configs if c not in ("direct",)]:
             per_gb = []
             for runs in large.values():
@@ -558,6 +687,71 @@ def main():
                     if gb:
                         per_gb.append(r["proxy_cpu_s"] / gb)
             t.add(f"   {LABEL[c]:24s} {med(per_gb):.3f} CPU s/GB")
+        t.add()
+    if tls_large or tls_small or tls_scale:
+        tc = tls_configs
+        every = [r for part in (tls_large, tls_small, tls_scale) for runs in part.values() for c in tc
+                 for r in runs[c]]
+        others = [r["other_cpu_s"] / r["wall_s"] for r in every]
+        t.add(f"5. TLS on both legs: TLS 1.3, {TLS_SUITE}, {TLS_GROUP}, one P-256 certificate (test CA), "
+              "both proxies pinned to them")
+        t.add(f"   negotiated: {', '.join(sorted({r['tls'] for r in every}))} (the load generator's leg; the "
+              "server accepts nothing else); every upstream handshake a full one")
+        t.add(f"   {opts.rounds} round(s); other processes used {med(others) * 100:.0f}% (up to "
+              f"{max(others) * 100:.0f}%) of a core meanwhile; section wall time {tls_wall / 60:.1f} min")
+        head5 = f"{'':34s} " + " ".join(f"{LABEL[c][:16]:>16s}" for c in tc) + \
+            f" {'vs HAP':>8s} {'vs dir':>8s} {'vs rel':>8s}" + \
+            "".join(f"  {'new/old ' + {'inspect': 'insp', 'relay': 'relay'}[n]:<20s}" for n, o in versions if o in tc)
+        mbs, msgs = (lambda r: r["mb_per_sec"]), (lambda r: r["messages_per_sec"])
+        cpu_pct = lambda r: r["proxy_cpu_s"] / r["wall_s"] * 100
+        if tls_large:
+            t.add("   large messages: MB/s of payload")
+            t.add(head5)
+            for name, runs in tls_large.items():
+                r_h, _, olds = row(name, runs, mbs, lambda v: f"{v:,.0f}", "MB/s", cfgs=tc)
+                checks.append(("TLS: large msg throughput >= 0.9x HAProxy", name, r_h, 0.9))
+                check_old(f"TLS {name}", olds)
+        if tls_small:
+            t.add("   small messages: messages per second (both directions echoed)")
+            t.add(head5)
+            for name, runs in tls_small.items():
+                r_h, _, olds = row(name, runs, msgs, lambda v: f"{v:,.0f}", "msg/s", cfgs=tc)
+                checks.append(("TLS: small msg rate >= HAProxy", name, r_h, 1.0))
+                check_old(f"TLS {name}", olds)
+        if tls_large or tls_small:
+            t.add("   proxy CPU, % of one core over the whole run (connects and warmup included)")
+            t.add(head5)
+            for name, runs in list(tls_large.items()) + list(tls_small.items()):
+                row(name, runs, cpu_pct, lambda v: f"{v:.0f}%", "cpu", "more cpu", "less cpu", cfgs=tc)
+        if tls_scale:
+            counts = list(tls_scale)
+            t.add("   handshakes: new connections per second, two TLS handshakes each through a proxy "
+                  "(idle, ping every 1 s)")
+            t.add(head5)
+            for n in counts:
+                olds = row(f"{n} connections", tls_scale[n], lambda r: r["handshakes_per_sec"],
+                           lambda v: f"{v:,.0f}", "conn/s", cfgs=tc)[2]
+                check_old(f"TLS handshakes, {n} connections", olds)
+            t.add("   proxy CPU per new connection while they open (µs; approximate: sampled every 50 ms)")
+            t.add(head5)
+            for n in counts:
+                row(f"{n} connections", tls_scale[n], lambda r: r["proxy_connect_cpu_s"] / r["established"] * 1e6,
+                    lambda v: f"{v:,.0f}", "µs", "more cpu", "less cpu", cfgs=tc)
+            # One fit per round (each round has every count), so the figure has a spread.
+            fits = {c: [{"slope": linear_slope(counts, [tls_scale[n][c][k]["proxy_rss_kib"] * 1024
+                                                        for n in counts])}
+                        for k in range(len(tls_scale[counts[0]][c]))] for c in tc}
+            t.add("   proxy memory per idle TLS connection: bytes (linear fit of peak RSS over "
+                  f"{', '.join(f'{n:,}' for n in counts)} connections, per round)")
+            t.add(head5)
+            row("bytes per idle TLS connection", fits, lambda r: r["slope"], lambda v: f"{v:,.0f}",
+                "bytes", "more memory", "less memory", cfgs=tc)
+        if tls_large:
+            t.add("   proxy CPU seconds per GB relayed (large messages, median over scenarios)")
+            for c in tc[1:]:
+                per_gb = [r["proxy_cpu_s"] / ((r["bytes_sent"] + r["bytes_received"]) / 1e9)
+                          for runs in tls_large.values() for r in runs[c] if r["bytes_sent"] + r["bytes_received"]]
+                t.add(f"   {LABEL[c]:24s} {med(per_gb):.3f} CPU s/GB")
         t.add()
     t.add("targets")
     summary = {}

@@ -2,7 +2,9 @@
 # Self-test of wsload on loopback: starts `wsload server` on a free port, runs
 # each client scenario for 2 seconds against it and checks the JSON reports
 # (no errors, plausible numbers). With --wsinspect PATH it runs them again
-# through `wsinspect proxy` in front of the same server.
+# through `wsinspect proxy` in front of the same server. When the openssl CLI
+# is there, everything runs once more over TLS (--tls, a test CA and a P-256
+# leaf made here), through wsinspect with TLS on both legs.
 #
 #   bench/selftest-wsload.sh [--wsload PATH] [--wsinspect PATH] [--keep]
 #
@@ -88,7 +90,7 @@ scenario() {
   while [ "$1" != "--" ]; do args+=("$1"); shift; done
   shift
   local out="$work/$label-$name.json"
-  if ! "$wsload" client --target "$target" --duration 2 --json "${args[@]}" \
+  if ! "$wsload" client --target "$target" --duration 2 --json "${tls_args[@]}" "${args[@]}" \
       >"$out" 2>"$work/$label-$name.err"; then
     echo "selftest: $label $name: wsload client failed:" >&2
     cat "$work/$label-$name.err" "$out" >&2
@@ -122,6 +124,7 @@ run_all() {
     'r["messages_sent"] == 0 and r["messages_received"] == 0'
 }
 
+tls_args=()
 run_all direct "$server"
 
 if [ -n "$wsinspect" ]; then
@@ -138,5 +141,52 @@ if [ -n "$wsinspect" ]; then
     exit 1
   fi
   echo "selftest: wsinspect: $(grep -c '"event":"conn_open"' "$work/proxy.log") connections, no violations"
+fi
+
+# The same over TLS: a test CA and a P-256 leaf for localhost and 127.0.0.1.
+if command -v openssl >/dev/null; then
+  p256=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${p256[@]}" -keyout "$work/ca.key" -out "$work/ca.pem" -days 1 \
+    -subj "/CN=wsload selftest CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+  openssl req "${p256[@]}" -keyout "$work/leaf.key" -out "$work/leaf.csr" -subj "/CN=localhost" \
+    2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/leaf.ext"
+  openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+    -CAcreateserial -out "$work/leaf.pem" -days 1 -extfile "$work/leaf.ext" 2>/dev/null
+  "$wsload" server --listen 127.0.0.1:0 --tls --tls-cert "$work/leaf.pem" \
+    --tls-key "$work/leaf.key" >"$work/tls-server.out" 2>"$work/tls-server.err" &
+  pids+=($!)
+  tls_server=$(wait_for "$work/tls-server.out" '^listening (127\.0\.0\.1:[0-9]+)$')
+  echo "selftest: wsload TLS server on $tls_server"
+  tls_args=(--tls --tls-ca "$work/ca.pem" --tls-name localhost)
+  run_all direct-tls "$tls_server"
+  check "direct-tls negotiated" "$work/direct-tls-idle-200-pings.json" \
+    'r["tls"] == "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519"'
+  # A certificate that does not chain to the CA is refused.
+  if "$wsload" client --target "$tls_server" --duration 1 --json --tls --tls-ca "$work/leaf.pem" \
+      >"$work/tls-bad-ca.json" 2>/dev/null; then
+    echo "selftest: a client trusting the wrong CA connected" >&2
+    exit 1
+  fi
+  check "direct-tls wrong CA refused" "$work/tls-bad-ca.json" \
+    'r["errors"]["handshake_failures"] == 1' '"certificate verify failed" in r["first_error"]'
+  if [ -n "$wsinspect" ]; then
+    "$wsinspect" proxy --listen 127.0.0.1:0 --upstream "wss://$tls_server" --upstream-sni localhost \
+      --upstream-ca "$work/ca.pem" --tls-cert "$work/leaf.pem" --tls-key "$work/leaf.key" \
+      --log-format json >"$work/tls-proxy.log" 2>"$work/tls-proxy.err" &
+    pids+=($!)
+    tls_proxy=$(wait_for "$work/tls-proxy.log" \
+      '.*"event":"listening","address":"(127\.0\.0\.1:[0-9]+)".*')
+    echo "selftest: wsinspect TLS proxy on $tls_proxy"
+    run_all wsinspect-tls "$tls_proxy"
+    if grep -q '"event":"violation"\|"event":"tls_error"' "$work/tls-proxy.log"; then
+      echo "selftest: wsinspect over TLS reported violations or TLS errors:" >&2
+      grep '"event":"violation"\|"event":"tls_error"' "$work/tls-proxy.log" | head -n 5 >&2
+      exit 1
+    fi
+  fi
+else
+  echo "selftest: no openssl CLI: TLS not tested"
 fi
 echo "selftest: all passed"

@@ -2,12 +2,14 @@
 // a TCP tunnel and wsinspect.
 //
 //   wsload server --listen 127.0.0.1:PORT [--mode echo|sink]
+//                 [--tls --tls-cert FILE --tls-key FILE]
 //   wsload client --target HOST:PORT --connections N --size BYTES
 //                 --kind text-ascii|text-utf8|binary --duration SEC
 //                 [--rate MSGS_PER_SEC_PER_CONN | --closed-loop [--inflight K]]
 //                 [--warmup SEC] [--direction both|c2s|s2c]
 //                 [--idle] [--ping-interval SEC] [--connect-concurrency N]
 //                 [--max-errors N] [--json]
+//                 [--tls [--tls-ca FILE] [--tls-name NAME]]
 //
 // Scenarios of the client:
 //   open loop (--rate R): each connection has a fixed schedule of R messages
@@ -26,6 +28,12 @@
 // payload template shared by all connections, so per-frame keys cost nothing.
 // Every received message is checked: opcode, length, stamp (echoes in order)
 // and every payload byte against the template.
+//
+// --tls: both ends speak TLS 1.3 only, TLS_AES_128_GCM_SHA256 with X25519
+// (wsload_tls.h), so a proxy between them negotiates exactly that on both
+// legs; the server sends no session tickets (no resumption). The client
+// checks the certificate against --tls-ca for --tls-name (default: the
+// target's host; a name is also sent as SNI, an IP address is not).
 //
 // Exit status: 0 on success; 1 when no connection could be established, a
 // server cannot listen or the errors exceed --max-errors; 2 for bad arguments.
@@ -57,6 +65,10 @@ int main(int argc, char** argv) {
       ->required();
   server->add_option("--mode", mode, "echo (default): every message comes back; sink: discarded")
       ->check(CLI::IsMember({"echo", "sink"}));
+  wsload::ServerOptions so;
+  server->add_flag("--tls", so.tls, "Speak TLS 1.3 (with --tls-cert and --tls-key)");
+  server->add_option("--tls-cert", so.tls_cert, "PEM certificate chain, leaf first");
+  server->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert");
 
   wsload::ClientOptions co;
   std::string target, kind = "binary", direction = "both";
@@ -98,6 +110,13 @@ int main(int argc, char** argv) {
   client->add_option("--max-errors", co.max_errors,
                      "Exit 1 when more errors than this were counted (default 0)");
   client->add_flag("--json", co.json, "Print the report as one JSON object");
+  client->add_flag("--tls", co.tls, "Speak TLS 1.3 to the target (wss://)");
+  client->add_option("--tls-ca", co.tls_ca,
+                     "PEM CA certificates the target's certificate must chain to (default: the "
+                     "system store)");
+  client->add_option("--tls-name", co.tls_name,
+                     "Name sent as SNI and checked in the certificate (default: the target's "
+                     "host; an IP address is checked, not sent)");
 
   try {
     app.parse(argc, argv);
@@ -106,7 +125,10 @@ int main(int argc, char** argv) {
   }
 
   if (server->parsed()) {
-    wsload::ServerOptions so;
+    if (so.tls && (so.tls_cert.empty() || so.tls_key.empty()))
+      return usage_error("--tls needs --tls-cert and --tls-key");
+    if (!so.tls && !(so.tls_cert.empty() && so.tls_key.empty()))
+      return usage_error("--tls-cert and --tls-key need --tls");
     const auto hp = wsload::parse_host_port(listen);
     if (!hp) return usage_error("--listen wants HOST:PORT, not '" + listen + "'");
     so.listen = *hp;
@@ -132,5 +154,7 @@ int main(int argc, char** argv) {
     return usage_error("--size must be at least " + std::to_string(wsload::stamp_size(co.kind)) +
                        " for " + kind + " (the send-time stamp)");
   if (co.size > (uint64_t{1} << 31)) return usage_error("--size is at most 2 GiB");
+  if (!co.tls && !(co.tls_ca.empty() && co.tls_name.empty()))
+    return usage_error("--tls-ca and --tls-name need --tls");
   return wsload::run_client(co);
 }

@@ -13,6 +13,10 @@ namespace wsload {
 struct ServerOptions {
   HostPort listen;
   bool sink = false;  // --mode sink: discard messages instead of echoing them
+  // --tls: TLS with this certificate chain and key (wsload_tls.h).
+  bool tls = false;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Runs until SIGINT or SIGTERM; returns the exit status.
@@ -36,6 +40,11 @@ struct ClientOptions {
   uint32_t connect_concurrency = 256;  // connects and handshakes in progress at once
   uint64_t max_errors = 0;             // more errors than this: exit status 1
   bool json = false;
+  // --tls: TLS, the server's certificate checked against --tls-ca (empty: the
+  // system store) for --tls-name (empty: the target's host), also sent as SNI.
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_name;
 };
 
 // Runs the whole benchmark and prints the report; returns the exit status.

@@ -17,6 +17,7 @@
 #include "bench/pacer.h"
 #include "bench/wsload.h"
 #include "bench/wsload_report.h"
+#include "bench/wsload_tls.h"
 
 namespace wsload {
 
@@ -34,6 +35,10 @@ class ClientRun {
   ClientStats& stats() { return stats_; }
   Rng& rng() { return rng_; }
   std::vector<char>& read_buffer() { return read_buf_; }
+  // --tls: the context of every connection, and where decrypted bytes go.
+  const TlsConfig* tls() const { return tls_.get(); }
+  const std::string& tls_name() const { return tls_name_; }
+  std::vector<uint8_t>& plain_buffer() { return plain_buf_; }
   const std::vector<uint8_t>& payload() const { return payload_; }
   const Pacer& message_pacer() const { return *message_pacer_; }
   uint64_t slots() const { return by_slot_.size(); }
@@ -58,6 +63,9 @@ class ClientRun {
   ClientStats stats_;
   Rng rng_;
   std::vector<char> read_buf_;
+  std::unique_ptr<TlsConfig> tls_;
+  std::string tls_name_;
+  std::vector<uint8_t> plain_buf_;
   std::vector<uint8_t> payload_;
   std::unique_ptr<Pacer> message_pacer_;
   std::unique_ptr<Pacer> ping_pacer_;

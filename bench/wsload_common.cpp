@@ -1,5 +1,7 @@
 #include "bench/wsload_common.h"
 
+#include "bench/wsload_tls.h"
+
 #include <sys/resource.h>
 
 #include <charconv>
@@ -130,22 +132,29 @@ std::vector<uint8_t> make_payload(PayloadKind k, size_t size) {
 }
 
 int OutQueue::flush(bool try_first) {
-  if (writing_ || pending_.size() == pending_off_) return 0;
+  if (writing_) return 0;
+  if (tls_ && !pending_.empty() && tls_->established()) {
+    // Everything appended since the last write, in as few records as possible.
+    if (!tls_->encrypt(pending_.data(), pending_.size())) return UV_EPROTO;
+    pending_.clear();
+  }
+  ByteBuffer& wire = *wire_;
+  if (wire.size() == pending_off_) return 0;
   if (try_first) {
-    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(pending_.data() + pending_off_),
-                             static_cast<unsigned>(pending_.size() - pending_off_));
+    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(wire.data() + pending_off_),
+                             static_cast<unsigned>(wire.size() - pending_off_));
     const int n = uv_try_write(stream_, &b, 1);
     if (n < 0 && n != UV_EAGAIN) return n;
     if (n > 0) pending_off_ += static_cast<size_t>(n);
-    if (pending_off_ == pending_.size()) {
-      pending_.clear();
+    if (pending_off_ == wire.size()) {
+      wire.clear();
       pending_off_ = 0;
       return 0;
     }
   }
-  inflight_.swap(pending_);
+  inflight_.swap(wire);
   const size_t off = pending_off_;
-  pending_.clear();
+  wire.clear();
   pending_off_ = 0;
   uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(inflight_.data() + off),
                            static_cast<unsigned>(inflight_.size() - off));

@@ -17,6 +17,8 @@
 
 namespace wsload {
 
+class TlsConn;
+
 struct HostPort {
   std::string host;
   uint16_t port = 0;
@@ -78,6 +80,11 @@ class ByteBuffer {
   void append(const void* p, size_t n) {
     if (n) std::memcpy(grow(n), p, n);
   }
+  // Drops the first n bytes (n <= size()).
+  void erase_front(size_t n) {
+    if (n < size_) std::memmove(data_.get(), data_.get() + n, size_ - n);
+    size_ -= n;
+  }
   void swap(ByteBuffer& o) {
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
@@ -101,6 +108,9 @@ class ByteBuffer {
 // write at a time from `inflight`. The two buffers swap, so once they have
 // grown to the working size nothing is allocated. A write's buffer lives
 // until its callback (the owner must outlive it: free in the close callback).
+// Over TLS (set_tls), what is appended to `pending` is application data,
+// encrypted when a write starts into the wire buffer, where the TLS layer
+// also puts its own records (the handshake, close_notify).
 class OutQueue {
  public:
   // on_written(owner, status) runs after each uv_write completes (status < 0:
@@ -113,7 +123,16 @@ class OutQueue {
     on_written_ = on_written;
   }
   ByteBuffer& pending() { return pending_; }
-  size_t queued() const { return pending_.size() - pending_off_ + inflight_.size(); }
+  // TLS: `tls` was made with wire() as its output.
+  void set_tls(TlsConn* tls) {
+    tls_ = tls;
+    wire_ = &records_;
+  }
+  ByteBuffer& wire() { return records_; }
+  size_t queued() const {
+    return (tls_ ? pending_.size() + records_.size() : pending_.size()) - pending_off_ +
+           inflight_.size();
+  }
   bool idle() const { return queued() == 0; }
   // Starts writing what is pending unless a write is in flight. With
   // try_first, uv_try_write takes what the socket accepts right away.
@@ -127,8 +146,11 @@ class OutQueue {
   void* owner_ = nullptr;
   WrittenFn on_written_ = nullptr;
   ByteBuffer pending_;
-  size_t pending_off_ = 0;  // bytes at the front of pending_ already written by try_write
+  ByteBuffer records_;            // TLS: records not yet written
+  ByteBuffer* wire_ = &pending_;  // what is written: pending_, or records_ over TLS
+  size_t pending_off_ = 0;        // bytes at the front of *wire_ already written by try_write
   ByteBuffer inflight_;
+  TlsConn* tls_ = nullptr;
   bool writing_ = false;
 };
 

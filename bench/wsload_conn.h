@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/wsload_client.h"
+#include "bench/wsload_tls.h"
 #include "parser/frame.h"
 #include "parser/frame_decoder.h"
 #include "parser/handshake.h"
@@ -166,7 +167,14 @@ class ClientConn {
     }
     uv_tcp_nodelay(&c->tcp_, 1);
     c->state_ = State::handshaking;
-    c->send_request();
+    if (const TlsConfig* tls = c->run_.tls()) {
+      c->tls_ = std::make_unique<TlsConn>(*tls, c->out_.wire(), c->run_.tls_name());
+      c->out_.set_tls(c->tls_.get());
+      c->tls_->handshake();  // the ClientHello
+      c->flush(true);
+    } else {
+      c->send_request();
+    }
     uv_read_start(c->stream(), on_alloc, on_read);
   }
 
@@ -200,7 +208,12 @@ class ClientConn {
       c->ended(static_cast<int>(nread));
       return;
     }
-    c->handle({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
+                                         static_cast<size_t>(nread));
+    if (c->tls_)
+      c->tls_input(bytes);
+    else
+      c->handle(bytes);
   }
   static void on_written(void* owner, int status) {
     auto* c = static_cast<ClientConn*>(owner);
@@ -260,6 +273,44 @@ class ClientConn {
     if (state_ != State::open) return;
     decoder_.feed(bytes.data(), bytes.size(), *this);
     flush(true);
+  }
+
+  // TLS records from the server: the handshake, then application bytes,
+  // decrypted a buffer at a time and handled as a plain read would be.
+  void tls_input(std::span<const uint8_t> records) {
+    tls_->feed(records);
+    if (!tls_->established()) {
+      const TlsConn::Step step = tls_->handshake();
+      if (step == TlsConn::Step::failed) {
+        flush(true);  // the alert
+        fail_opening(&ClientStats::handshake_failures, "TLS handshake: " + tls_->error());
+        return;
+      }
+      if (step == TlsConn::Step::again) {
+        flush(true);
+        tls_->keep_rest();
+        return;
+      }
+      if (run_.stats().tls.empty()) run_.stats().tls = tls_->summary();
+      send_request();  // with the client's Finished
+    }
+    std::vector<uint8_t>& plain = run_.plain_buffer();
+    for (;;) {
+      size_t n = 0;
+      while (n < plain.size()) {
+        const size_t got = tls_->read(plain.data() + n, plain.size() - n);
+        if (got == 0) break;
+        n += got;
+      }
+      if (n) handle({plain.data(), n});
+      if (closing_handle_) return;
+      if (n < plain.size()) break;
+    }
+    if (tls_->failed()) {
+      protocol_error(("TLS: " + tls_->error()).c_str());
+      return;
+    }
+    tls_->keep_rest();
   }
 
   void control_frame(const wsi::FrameHeader& h, uint64_t now) {
@@ -404,6 +455,7 @@ class ClientConn {
   uv_tcp_t tcp_{};
   uv_connect_t connect_{};
   OutQueue out_;
+  std::unique_ptr<TlsConn> tls_;  // --tls
   State state_ = State::idle;
   uint64_t connect_start_ = 0;
   std::unique_ptr<wsi::HttpParser> http_;  // until the 101

@@ -92,6 +92,7 @@ void print_report(const ClientOptions& o, const ClientStats& s, bool precise_pac
         {"connect_phase_s", s.connect_phase_s},
         {"handshakes_per_sec", handshakes_per_sec},
         {"handshake_us", percentiles(s.handshake)},
+        {"tls", s.tls},
         {"messages_sent", s.messages_sent},
         {"messages_received", s.messages_received},
         {"messages_per_sec", msgs_per_sec},
@@ -131,6 +132,7 @@ void print_report(const ClientOptions& o, const ClientStats& s, bool precise_pac
                 o.connections, static_cast<unsigned long long>(s.established));
   }
   std::printf("handshakes %.0f/s (%.3f s for all)\n", handshakes_per_sec, s.connect_phase_s);
+  if (!s.tls.empty()) std::printf("tls %s\n", s.tls.c_str());
   print_line("handshake", s.handshake);
   std::printf(
       "window %.2f s: %.0f messages/s, %.2f MB/s (payload both ways), %llu sent, %llu "

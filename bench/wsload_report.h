@@ -15,6 +15,7 @@ struct ClientStats {
   uint64_t established = 0;
   double connect_phase_s = 0;  // first connect to the last connection settled
   LatencyHistogram handshake;  // connect start to the 101
+  std::string tls;             // --tls: "version cipher group" of the first connection
 
   // The measurement window (after the warmup): what was sent and received in it.
   double window_s = 0;

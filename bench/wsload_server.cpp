@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/wsload.h"
+#include "bench/wsload_tls.h"
 #include "parser/frame.h"
 #include "parser/frame_decoder.h"
 #include "parser/handshake.h"
@@ -38,11 +39,16 @@ struct ServerStats {
   uint64_t messages_out = 0;
   uint64_t bytes_out = 0;
   uint64_t bad_handshakes = 0;
+  uint64_t tls_failures = 0;
+  std::string tls;  // "version cipher group" of the first TLS connection
 };
 
 class Server {
  public:
-  Server(uv_loop_t* loop, bool sink) : loop_(loop), sink_(sink), read_buf_(256 * 1024) {}
+  Server(uv_loop_t* loop, bool sink, const TlsConfig* tls)
+      : loop_(loop), sink_(sink), tls_(tls), read_buf_(256 * 1024) {
+    if (tls) plain_buf_.resize(read_buf_.size());
+  }
   bool listen(const HostPort& hp, std::string& error);
   void stop();
   void done(ServerConn* c);
@@ -51,6 +57,9 @@ class Server {
   uv_loop_t* loop() const { return loop_; }
   bool sink() const { return sink_; }
   std::vector<char>& read_buffer() { return read_buf_; }
+  // --tls: every connection's context, and where decrypted bytes go.
+  const TlsConfig* tls() const { return tls_; }
+  std::vector<uint8_t>& plain_buffer() { return plain_buf_; }
   ServerStats& stats() { return stats_; }
   // The payload of every streamed message of (kind, size), built once.
   const std::vector<uint8_t>& payload(PayloadKind k, uint64_t size) {
@@ -63,9 +72,11 @@ class Server {
   static void on_connection(uv_stream_t* listener, int status);
   uv_loop_t* loop_;
   bool sink_;
+  const TlsConfig* tls_;
   uv_tcp_t listener_{};
   bool listening_ = false;
   std::vector<char> read_buf_;
+  std::vector<uint8_t> plain_buf_;
   std::unordered_set<ServerConn*> conns_;
   std::map<std::pair<PayloadKind, uint64_t>, std::vector<uint8_t>> payloads_;
   ServerStats stats_;
@@ -84,6 +95,10 @@ class ServerConn {
   void start() {
     uv_tcp_nodelay(&tcp_, 1);
     http_ = std::make_unique<wsi::HttpParser>(wsi::HttpMode::request);
+    if (const TlsConfig* tls = server_.tls()) {
+      tls_ = std::make_unique<TlsConn>(*tls, out_.wire(), std::string());
+      out_.set_tls(tls_.get());
+    }
     read_start();
   }
 
@@ -157,7 +172,12 @@ class ServerConn {
       c->close();  // EOF after our close reply, or the client went away
       return;
     }
-    c->handle({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
+                                         static_cast<size_t>(nread));
+    if (c->tls_)
+      c->tls_input(bytes);
+    else
+      c->handle(bytes);
   }
   static void on_written(void* owner, int status) {
     auto* c = static_cast<ServerConn*>(owner);
@@ -169,6 +189,45 @@ class ServerConn {
     c->flush(false);
     if (!c->reading_ && !c->closing_ && (c->streaming_ || c->out_.queued() <= kLowWatermark))
       c->read_start();
+  }
+
+  // TLS records from the client: the handshake, then application bytes,
+  // decrypted a buffer at a time and handled as a plain read would be.
+  void tls_input(std::span<const uint8_t> records) {
+    tls_->feed(records);
+    if (!tls_->established()) {
+      const TlsConn::Step step = tls_->handshake();
+      flush(true);  // our flight, or the alert
+      if (step == TlsConn::Step::failed) {
+        ++server_.stats().tls_failures;
+        if (server_.stats().tls_failures == 1)
+          std::fprintf(stderr, "wsload server: TLS handshake failed: %s\n", tls_->error().c_str());
+        close();
+        return;
+      }
+      if (step == TlsConn::Step::again || closing_) {
+        tls_->keep_rest();
+        return;
+      }
+      if (server_.stats().tls.empty()) server_.stats().tls = tls_->summary();
+    }
+    std::vector<uint8_t>& plain = server_.plain_buffer();
+    for (;;) {
+      size_t n = 0;
+      while (n < plain.size()) {
+        const size_t got = tls_->read(plain.data() + n, plain.size() - n);
+        if (got == 0) break;
+        n += got;
+      }
+      if (n) handle({plain.data(), n});
+      if (closing_) return;
+      if (n < plain.size()) break;
+    }
+    if (tls_->failed()) {
+      close();
+      return;
+    }
+    tls_->keep_rest();
   }
 
   void read_start() {
@@ -281,7 +340,16 @@ class ServerConn {
       close();
       return;
     }
-    // After the close reply (or a refusal) is on the wire, end our side.
+    // After the close reply (or a refusal) is on the wire, end our side:
+    // over TLS with close_notify first.
+    if (close_received_ && out_.idle() && tls_ && !notified_) {
+      notified_ = true;
+      tls_->close_notify();
+      if (out_.flush(true) < 0) {
+        close();
+        return;
+      }
+    }
     if (close_received_ && out_.idle() && !shut_) {
       shut_ = true;
       if (uv_shutdown(&shutdown_, stream(), [](uv_shutdown_t* r, int) {
@@ -295,6 +363,7 @@ class ServerConn {
   uv_tcp_t tcp_{};
   uv_shutdown_t shutdown_{};
   OutQueue out_;
+  std::unique_ptr<TlsConn> tls_;           // --tls
   std::unique_ptr<wsi::HttpParser> http_;  // until the upgrade
   wsi::FrameDecoder decoder_;
   Behaviour behaviour_ = Behaviour::echo;
@@ -305,6 +374,7 @@ class ServerConn {
   bool reading_ = false;
   bool close_received_ = false;
   bool shut_ = false;
+  bool notified_ = false;  // close_notify sent
   bool closing_ = false;
 };
 
@@ -372,16 +442,25 @@ int run_server(const ServerOptions& opts) {
   std::signal(SIGPIPE, SIG_IGN);
   wsi::websocket_accept("warm up OpenSSL before the first client");
   uv_loop_t* loop = uv_default_loop();
-  Server server(loop, opts.sink);
   std::string error;
+  std::unique_ptr<TlsConfig> tls;
+  if (opts.tls) {
+    tls = TlsConfig::server(opts.tls_cert, opts.tls_key, error);
+    if (!tls) {
+      std::fprintf(stderr, "wsload server: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  Server server(loop, opts.sink, tls.get());
   if (!server.listen(opts.listen, error)) {
     std::fprintf(stderr, "wsload server: %s\n", error.c_str());
     return 1;
   }
   std::printf("listening %s\n", server.address().c_str());
   std::fflush(stdout);
-  std::fprintf(stderr, "wsload server: mode %s, open-file limit %llu\n",
-               opts.sink ? "sink" : "echo", static_cast<unsigned long long>(nofile));
+  std::fprintf(stderr, "wsload server: mode %s%s, open-file limit %llu\n",
+               opts.sink ? "sink" : "echo", opts.tls ? ", TLS" : "",
+               static_cast<unsigned long long>(nofile));
 
   // SIGINT or SIGTERM: stop listening, close every connection, leave the loop.
   uv_signal_t signals[2];
@@ -413,6 +492,10 @@ int run_server(const ServerOptions& opts) {
       static_cast<unsigned long long>(st.messages_in), static_cast<unsigned long long>(st.bytes_in),
       static_cast<unsigned long long>(st.messages_out),
       static_cast<unsigned long long>(st.bytes_out));
+  if (opts.tls)
+    std::fprintf(stderr, "wsload server: TLS %s, %llu failed handshakes\n",
+                 st.tls.empty() ? "(no handshake completed)" : st.tls.c_str(),
+                 static_cast<unsigned long long>(st.tls_failures));
   uv_loop_close(loop);
   return 0;
 }

@@ -13,8 +13,41 @@ namespace {
 // in OpenSSL small when the handler reads slowly.
 constexpr size_t kRecordReadMin = 16 * 1024;
 constexpr size_t kRecordReadMax = 256 * 1024;
-// A write buffer grown past this by one large write is given back.
-constexpr long kKeepWriteBuffer = 256 * 1024;
+// A write buffer grown past this by one large write is given back; one
+// delivery's records (kRecordReadMax of application bytes and their record
+// overhead) fit in it.
+constexpr size_t kKeepWriteBuffer = kRecordReadMax + kRecordReadMax / 4;
+
+// The write BIO appends OpenSSL's records to the transport's buffer. (A mem
+// BIO zeroes each region before writing it and its whole buffer at each
+// reset: twice the bytes written, or more.)
+int records_write(BIO* b, const char* p, int n) {
+  BIO_clear_retry_flags(b);
+  static_cast<std::string*>(BIO_get_data(b))->append(p, static_cast<size_t>(n));
+  return n;
+}
+
+long records_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+BIO_METHOD* records_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsinspect records");
+    if (!m || BIO_meth_set_write(m, records_write) != 1 || BIO_meth_set_ctrl(m, records_ctrl) != 1)
+      std::abort();
+    return m;
+  }();
+  return method;
+}
+
+// Empties this thread's OpenSSL error queue, so that SSL_get_error after the
+// next call reports that call. ERR_clear_error walks the whole queue even
+// when it is empty (a few % of the proxy's CPU with small messages): it runs
+// only when an error is there, which is exactly what SSL_get_error looks at.
+void clear_errors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
 
 std::string name_text(const X509_NAME* name) {
   BIO* b = BIO_new(BIO_s_mem());
@@ -41,8 +74,10 @@ TlsTransport::TlsTransport(TcpTransport& tcp, const TlsContext& ctx, TlsRole rol
     : tcp_(tcp), handler_(handler), buf_(buf), role_(role) {
   ssl_ = SSL_new(ctx.ctx());
   rbio_ = BIO_new(BIO_s_mem());
-  wbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(records_method());
   if (!ssl_ || !rbio_ || !wbio_) std::abort();
+  BIO_set_data(wbio_, &records_);
+  BIO_set_init(wbio_, 1);
   BIO_ctrl(rbio_, BIO_C_SET_BUF_MEM_EOF_RETURN, -1,
            nullptr);  // no records yet means "wait", not EOF
   SSL_set_bio(ssl_, rbio_, wbio_);
@@ -223,15 +258,36 @@ void TlsTransport::pump() {
   if (pumping_ || !handshake_done_ || failed_) return;
   pumping_ = true;
   while (app_reading_ && !end_reported_ && tcp_.is_open()) {
-    const size_t limit = std::min(buf_.size, handler_.read_limit(*this));
-    if (limit == 0) break;
-    size_t got = 0;
-    ERR_clear_error();
-    if (SSL_read_ex(ssl_, buf_.data, limit, &got) == 1) {
-      handler_.on_read(*this, {reinterpret_cast<const uint8_t*>(buf_.data), got});
-      continue;
+    int e = ended_with_;
+    if (e == SSL_ERROR_NONE) {
+      // As many records as fit go to the handler in one piece, so a large
+      // message is relayed in a few large writes rather than one per record.
+      const size_t limit = std::min({buf_.size, kRecordReadMax, handler_.read_limit(*this)});
+      if (limit == 0) break;
+      size_t got = 0;
+      clear_errors();
+      while (got < limit) {
+        size_t n = 0;
+        if (SSL_read_ex(ssl_, buf_.data + got, limit - got, &n) == 1) {
+          got += n;
+          continue;
+        }
+        e = SSL_get_error(ssl_, 0);
+        // A record that does not decrypt, or an alert: OpenSSL's reason,
+        // taken before the handler runs.
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_ZERO_RETURN)
+          facts_.reason_text = take_openssl_error();
+        break;
+      }
+      if (got) {
+        // An end behind these bytes is reported next, while the handler reads.
+        if (e != SSL_ERROR_WANT_READ) ended_with_ = e;
+        handler_.on_read(*this, {reinterpret_cast<const uint8_t*>(buf_.data), got});
+        if (e != SSL_ERROR_WANT_READ) continue;  // the buffer is full, or the end is next
+        // Every whole record is read (nothing comes in during on_read).
+        if (!app_reading_ || end_reported_ || !tcp_.is_open()) break;
+      }
     }
-    const int e = SSL_get_error(ssl_, 0);
     if (e == SSL_ERROR_WANT_READ) {
       if (tcp_ended_) {
         // Every record the peer sent has been read, and TCP ended.
@@ -247,7 +303,6 @@ void TlsTransport::pump() {
       handler_.on_end(*this, StreamEnd::fin, 0);
     } else {
       // A record that does not decrypt, or an alert: the stream is broken.
-      facts_.reason_text = take_openssl_error();
       handler_.on_end(*this, StreamEnd::reset, UV_EPROTO);
     }
     break;
@@ -317,17 +372,13 @@ bool TlsTransport::write(std::span<const uint8_t> bytes, uint32_t mark) {
 }
 
 bool TlsTransport::flush(uint32_t mark) {
-  char* p = nullptr;
-  const long n = BIO_ctrl(wbio_, BIO_CTRL_INFO, 0, &p);
-  if (n <= 0) return mark == 0 || tcp_.write({}, mark);
-  const bool ok = tcp_.write({reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n)}, mark);
-  if (n > kKeepWriteBuffer) {
-    wbio_ = BIO_new(BIO_s_mem());
-    if (!wbio_) std::abort();
-    SSL_set0_wbio(ssl_, wbio_);  // frees the grown one
-  } else {
-    BIO_ctrl(wbio_, BIO_CTRL_RESET, 0, nullptr);
-  }
+  if (records_.empty()) return mark == 0 || tcp_.write({}, mark);
+  const bool ok =
+      tcp_.write({reinterpret_cast<const uint8_t*>(records_.data()), records_.size()}, mark);
+  if (records_.capacity() > kKeepWriteBuffer)
+    std::string().swap(records_);
+  else
+    records_.clear();
   return ok;
 }
 

@@ -93,8 +93,9 @@ class TlsTransport final : public Transport, private TransportHandler {
   ReadBuffer buf_;
   TlsRole role_;
   SSL* ssl_;
-  BIO* rbio_;  // records from the peer, owned by ssl_
-  BIO* wbio_;  // records for the peer, owned by ssl_
+  BIO* rbio_;            // records from the peer, owned by ssl_
+  BIO* wbio_;            // appends to records_, owned by ssl_
+  std::string records_;  // records for the peer, given to TCP at each flush
   TlsSummary summary_;
   TlsFailure failure_;
   TlsFailureFacts facts_;
@@ -114,6 +115,8 @@ class TlsTransport final : public Transport, private TransportHandler {
   bool close_notify_received_ = false;
   bool truncated_ = false;
   bool end_reported_ = false;
+  // SSL_read's end (close_notify or an error) behind bytes not yet delivered.
+  int ended_with_ = SSL_ERROR_NONE;
   bool tcp_ended_ = false;  // the TCP leg ended; reported once decrypted bytes are taken
   StreamEnd tcp_end_how_ = StreamEnd::fin;
   int tcp_end_error_ = 0;
