@@ -444,6 +444,7 @@ void Session::on_end(Transport& t, StreamEnd how, int) {
   if (ending_) return;
   Leg& l = leg(t);
   l.eof = true;
+  report_tls_stream_failure(t);
   if (failed_reply_) {
     end(failed_cause_, false, false);
     return;
@@ -487,6 +488,15 @@ void Session::report_tls_end(Transport& t) {
   server_.report().on_tls_end({id_, now_ms()},
                               {is_client(t) ? "client" : "upstream", tls->close_notify_received(),
                                core_.close_handshake_done()});
+}
+
+// A TLS stream that broke after its handshake, reported once, at its end.
+void Session::report_tls_stream_failure(Transport& t) {
+  const TlsTransport* tls = is_client(t) ? client_tls_.get() : upstream_tls_.get();
+  if (!tls) return;
+  const TlsFailure f = tls->stream_failure();
+  if (!f.id.empty())
+    server_.report().on_tls_error({id_, now_ms()}, {is_client(t) ? "client" : "upstream", f});
 }
 
 // What the HTTP phase waits for changed: its timeout counts from now.

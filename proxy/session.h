@@ -84,6 +84,7 @@ class Session final : public TransportHandler {
   // Forwards client bytes, through the Host rewrite while it applies.
   bool forward_client(std::span<const uint8_t> bytes);
   void report_tls_end(Transport& t);
+  void report_tls_stream_failure(Transport& t);
   void write_failed(Transport& to);
   void end(EndCause cause, bool reset_client, bool reset_upstream);
   void maybe_finish();

@@ -84,6 +84,30 @@ TEST(TlsFailure, UpstreamSideCases) {
   EXPECT_EQ(tls_alert_name(116), "certificate_required");
 }
 
+TEST(TlsFailure, StreamFailuresAfterTheHandshake) {
+  TlsFailureFacts f;  // nothing happened
+  EXPECT_EQ(explain_tls_stream_failure(f).id, "");
+  f.alert_sent = SSL_AD_NO_RENEGOTIATION;
+  f.alert_received = 40;  // the client gives up after the refusal
+  TlsFailure out = explain_tls_stream_failure(f);
+  EXPECT_EQ(out.id, "tls-renegotiation-refused");
+  EXPECT_EQ(out.alert, "handshake_failure (40) from the client");
+  f = {};
+  f.role = TlsRole::client;
+  f.reason = SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC;
+  out = explain_tls_stream_failure(f);
+  EXPECT_EQ(out.id, "tls-record-corrupted");
+  EXPECT_NE(out.explanation.find("the upstream"), std::string::npos);
+  f = {};
+  f.reason = SSL_AD_REASON_OFFSET + 20;  // bad_record_mac from the peer
+  EXPECT_EQ(explain_tls_stream_failure(f).id, "tls-alert-received");
+  f = {};
+  f.alert_sent = 10;  // unexpected_message
+  out = explain_tls_stream_failure(f);
+  EXPECT_EQ(out.id, "tls-stream-failed");
+  EXPECT_NE(out.reason.find("unexpected_message"), std::string::npos);
+}
+
 struct TempDir {
   std::filesystem::path path;
   TempDir() {

@@ -47,6 +47,8 @@ std::string tls_alert_name(int d) {
       return "inappropriate_fallback";
     case 90:
       return "user_canceled";
+    case 100:
+      return "no_renegotiation";
     case 109:
       return "missing_extension";
     case 110:
@@ -178,6 +180,53 @@ TlsFailure explain_tls_failure(const TlsFailureFacts& f) {
   }
   return set("upstream-tls-handshake-failed",
              "the TLS handshake with the upstream failed (OpenSSL: " + out.reason + ")");
+}
+
+TlsFailure explain_tls_stream_failure(const TlsFailureFacts& f) {
+  TlsFailure out;
+  const bool server = f.role == TlsRole::server;
+  const std::string peer = server ? "the client" : "the upstream";
+  int alert = f.alert_received;
+  if (alert < 0 && f.reason > SSL_AD_REASON_OFFSET) alert = f.reason - SSL_AD_REASON_OFFSET;
+  if (alert >= 0)
+    out.alert = tls_alert_name(alert) + " (" + std::to_string(alert) + ") from " + peer;
+  out.reason = f.reason_text;
+  auto set = [&](const char* id, std::string text) {
+    out.id = id;
+    out.explanation = std::move(text);
+    return out;
+  };
+  if (f.alert_sent == SSL_AD_NO_RENEGOTIATION) {
+    if (out.reason.empty())
+      out.reason = "wsinspect answered a renegotiation request with no_renegotiation (100)";
+    return set("tls-renegotiation-refused",
+               peer +
+                   " asked to renegotiate TLS (a new handshake inside the connection); "
+                   "wsinspect refuses renegotiation, which a WebSocket never needs: turn it off "
+                   "in " +
+                   peer + "'s TLS settings, or use TLS 1.3, which has none");
+  }
+  if (f.reason == SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC ||
+      f.alert_sent == SSL_AD_BAD_RECORD_MAC) {
+    return set("tls-record-corrupted",
+               "a TLS record from " + peer +
+                   " did not decrypt: bytes were changed inside the TLS stream, by a hop between " +
+                   peer +
+                   " and wsinspect or by a faulty TLS stack; wsinspect ended the "
+                   "connection, as TLS requires");
+  }
+  if (alert >= 0) {
+    return set("tls-alert-received", peer + " ended its TLS stream with a fatal alert (" +
+                                         out.alert +
+                                         "): its TLS stack found an error in what it received");
+  }
+  if (f.alert_sent >= 0 || f.reason != 0 || !f.reason_text.empty()) {
+    if (f.alert_sent >= 0 && out.reason.empty())
+      out.reason = "wsinspect sent the alert " + tls_alert_name(f.alert_sent);
+    return set("tls-stream-failed", "the TLS stream from " + peer +
+                                        " broke after its handshake (OpenSSL: " + out.reason + ")");
+  }
+  return out;
 }
 
 }  // namespace wsi

@@ -35,6 +35,9 @@ struct TlsFailure {
 };
 
 TlsFailure explain_tls_failure(const TlsFailureFacts& f);
+// A TLS stream that broke after its handshake (a record that does not
+// decrypt, a fatal alert, refused renegotiation); empty id: nothing broke.
+TlsFailure explain_tls_stream_failure(const TlsFailureFacts& f);
 
 // "unknown_ca", "certificate_unknown", ... for a TLS alert description.
 std::string tls_alert_name(int description);

@@ -275,8 +275,10 @@ void TlsTransport::pump() {
         e = SSL_get_error(ssl_, 0);
         // A record that does not decrypt, or an alert: OpenSSL's reason,
         // taken before the handler runs.
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_ZERO_RETURN)
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_ZERO_RETURN) {
+          facts_.reason = ERR_GET_REASON(ERR_peek_error());
           facts_.reason_text = take_openssl_error();
+        }
         break;
       }
       if (got) {

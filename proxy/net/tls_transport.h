@@ -53,6 +53,11 @@ class TlsTransport final : public Transport, private TransportHandler {
   // The peer's TCP stream ended without close_notify.
   bool truncated() const { return truncated_; }
   bool close_notify_received() const { return close_notify_received_; }
+  // After the handshake: why the TLS stream broke (a record that does not
+  // decrypt, a fatal alert, refused renegotiation); empty id when nothing did.
+  TlsFailure stream_failure() const {
+    return handshake_done_ ? explain_tls_stream_failure(facts_) : TlsFailure{};
+  }
   // The handshake timed out: fills failure() and reports on_connected(error).
   void fail_timeout();
 

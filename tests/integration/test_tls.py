@@ -40,6 +40,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -174,6 +175,21 @@ def server_context(cert: Optional[Path] = None, key: Optional[Path] = None, alpn
         ctx.set_alpn_protocols(alpn)
     if keylog:
         ctx.keylog_filename = str(keylog)
+    return ctx
+
+
+def old_tls_context(ctx: Optional[ssl.SSLContext] = None) -> ssl.SSLContext:
+    """`ctx` (a new client context without checks by default) limited to
+    TLS 1.0 and 1.1, at the security level that still allows them."""
+    if ctx is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
     return ctx
 
 
@@ -733,6 +749,48 @@ class ClientTlsFailureTest(TlsTestCase):
     def test_node_client_does_not_trust_the_certificate(self):
         self.peer_rejects("node")
 
+    def test_client_offers_only_tls_1_1(self):
+        """The listener accepts TLS 1.2 and 1.3; a TLS 1.1 client gets the
+        protocol_version alert, and the log names the mismatch."""
+        proxy = self.tls_proxy("builtin:echo")
+        raw = socket.create_connection((HOST, proxy.port), timeout=TIMEOUT)
+        self.addCleanup(raw.close)
+        conn = proxy.conn_of(raw)
+        with self.assertRaises(ssl.SSLError) as err:
+            old_tls_context().wrap_socket(raw, server_hostname="localhost")
+        self.assertIn("PROTOCOL_VERSION", str(err.exception).upper())
+        done = proxy.wait_conn_close(conn)
+        self.assertEqual(done.get("ended_by"), "tls_handshake_failed", proxy.describe())
+        ev = self.check_tls_error(proxy, conn, "client", "tls-version-mismatch", "")
+        self.assertIn("TLS 1.2", ev["explanation"])
+
+    def test_renegotiation_is_refused(self):
+        """A TLS 1.2 client (openssl s_client, whose `R` command renegotiates)
+        asks to renegotiate inside a WebSocket: refused with no_renegotiation,
+        and the log says so."""
+        openssl = shutil.which("openssl")
+        if not openssl:
+            self.skipTest("no openssl command")
+        proxy = self.tls_proxy("builtin:echo")
+        p = subprocess.Popen(
+            [openssl, "s_client", "-connect", f"{HOST}:{proxy.port}", "-tls1_2", "-servername", "localhost"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(p.kill)
+        req, _ = upgrade_request(f"{HOST}:{proxy.port}", "/renegotiate")
+        p.stdin.write(req)
+        p.stdin.flush()
+        hs = proxy.wait_for(is_event("handshake"), what="the WebSocket handshake over TLS 1.2")
+        self.assertEqual(hs["tls"]["client"]["version"], "TLSv1.2", hs)
+        p.stdin.write(b"R\n")
+        p.stdin.flush()
+        out, _ = p.communicate(timeout=TIMEOUT)
+        self.assertIn(b"RENEGOTIATING", out)
+        self.assertIn(b"no renegotiation", out.lower())
+        done = proxy.wait_conn_close(hs["conn"])
+        self.assertNotEqual(done.get("ended_by"), "close_handshake", proxy.describe())
+        ev = self.check_tls_error(proxy, hs["conn"], "client", "tls-renegotiation-refused")
+        self.assertIn("renegotiat", ev["explanation"])
+
     def test_plain_http_to_the_tls_listener(self):
         proxy = self.tls_proxy("builtin:echo")
         c = RawClient.connect(HOST, proxy.port)
@@ -847,6 +905,16 @@ class UpstreamTlsFailureTest(TlsTestCase):
         self.failed_upgrade(proxy, "upstream-hostname-mismatch", lambda: seen.append(up.accept_failing()))
         self.assertIsInstance(seen[0], ssl.SSLError, seen)
         self.assertEqual(up.server_names, ["localhost"])
+
+    def test_upstream_speaks_only_tls_1_1(self):
+        up = TlsUpstream()
+        self.addCleanup(up.close)
+        old_tls_context(up.ctx)
+        proxy = self.tls_proxy(f"wss://localhost:{up.port}", "--upstream-ca", CERTS.ca)
+        seen = []
+        self.failed_upgrade(proxy, "tls-version-mismatch", lambda: seen.append(up.accept_failing()))
+        self.assertIsInstance(seen[0], ssl.SSLError, seen)
+        self.assertIn("unsupported protocol", str(seen[0]).lower())  # it sent protocol_version
 
     def test_plain_server_given_as_wss(self):
         if not peers_available():

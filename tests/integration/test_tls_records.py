@@ -208,6 +208,10 @@ class TlsRecordsCutAnywhere(unittest.TestCase):
         client.sock.sendall(bytes(record))
         closed = self.proxy.wait_conn_close(conn)
         self.assertEqual(closed["ended_by"], "client_reset")
+        # The log says why: the record did not decrypt, a change inside TLS.
+        errors = self.proxy.of_conn(conn, "tls_error")
+        self.assertEqual([(e["leg"], e["error"]) for e in errors], [("client", "tls-record-corrupted")], self.proxy.describe())
+        self.assertIn("did not decrypt", errors[0]["explanation"])
         up.sock.settimeout(TIMEOUT)
         try:
             self.assertEqual(up.sock.recv(100), b"")
