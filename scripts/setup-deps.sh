@@ -14,6 +14,7 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev node-llhttp libspdlog-dev libfmt-dev
   zlib1g-dev libssl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev
+  libpcap-dev
 )
 if [ "$build_only" -eq 0 ]; then
   packages+=(
@@ -23,6 +24,9 @@ if [ "$build_only" -eq 0 ]; then
     # TLS tests: certificates made with the openssl tool, the system store,
     # and Chromium's WebSocket client trusting a test CA through certutil.
     openssl ca-certificates chromium libnss3-tools
+    # Captures: tshark reads wsinspect's and dissects them; real
+    # intermediaries between a client and a server for "which hop?".
+    tshark haproxy nginx
   )
   # Node.js and npm run the `ws` test peer. A machine may already carry its
   # own Node.js build (which bundles npm and conflicts with Debian's npm).
