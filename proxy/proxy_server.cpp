@@ -210,11 +210,13 @@ void Server::session_done(Session* s) {
 void Server::begin_shutdown(const char* signal_name) {
   if (shutting_down_) return;
   shutting_down_ = true;
-  report_.on_shutdown(signal_name, sessions_.size(), cfg_.drain_timeout_ms);
+  // The listener closes before the line is written: whoever reads the
+  // shutdown event can rely on new clients being refused from then on.
   if (listening_) {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   }
+  report_.on_shutdown(signal_name, sessions_.size(), cfg_.drain_timeout_ms);
   if (sessions_.empty()) {
     maybe_stop();
     return;
