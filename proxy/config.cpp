@@ -23,6 +23,8 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include "proxy/taps/capture.h"
+
 namespace wsi {
 namespace {
 
@@ -280,6 +282,20 @@ bool check_setting_relations(const ProxyConfig& cfg, std::string& why) {
   }
   if (!cfg.upstream_key.empty() && cfg.upstream_cert.empty()) {
     why = "--upstream-key needs --upstream-cert";
+    return false;
+  }
+  if (cfg.capture_file.empty()) {
+    const std::pair<bool, const char*> needs_capture[] = {
+        {!cfg.capture_path.empty(), "--capture-path"},
+        {!cfg.capture_client.empty(), "--capture-client"}};
+    for (const auto& [given, flag] : needs_capture) {
+      if (given) {
+        why = std::string(flag) + " needs --capture FILE";
+        return false;
+      }
+    }
+  } else if (cfg.forward) {
+    why = "--capture does not work with --forward yet: capture a reverse proxy (--upstream)";
     return false;
   }
   if (!cfg.forward) {
@@ -896,6 +912,32 @@ constexpr Setting kSettings[] = {
      .help = "Targets the forward proxy may reach (*.example.com, host:443); required when it "
              "listens on a non-loopback address",
      .default_note = "any target, on a loopback listener only"},
+    {.key = "capture.file",
+     .flag = "--capture",
+     .value = TextValue{&ProxyConfig::capture_file, "FILE"},
+     .help = "Write both legs of every connection to FILE as pcap (Wireshark, tshark): real "
+             "addresses, synthesized TCP, the plaintext under TLS. The file is created readable "
+             "by its owner only: it holds every secret that crossed the proxy",
+     .default_note = "none"},
+    {.key = "capture.max_size",
+     .flag = "--capture-max-size",
+     .value = SizeValue{.field = &ProxyConfig::capture_max_size, .min = 64 * 1024},
+     .help = "Size at which the capture file rotates (FILE becomes FILE.1, ...)"},
+    {.key = "capture.max_files",
+     .flag = "--capture-files",
+     .value = CountValue{.field = &ProxyConfig::capture_max_files, .min = 1, .max = 1000},
+     .help = "Capture files kept: FILE and FILE.1 .. FILE.(N-1); the oldest is replaced (1: FILE "
+             "starts over)"},
+    {.key = "capture.path",
+     .flag = "--capture-path",
+     .value = TextValue{&ProxyConfig::capture_path, "PREFIX"},
+     .help = "Capture only connections whose first request's path starts with PREFIX",
+     .default_note = "every path"},
+    {.key = "capture.client",
+     .flag = "--capture-client",
+     .value = AddressValue{&ProxyConfig::capture_client, "ADDR[/BITS]", check_capture_net},
+     .help = "Capture only clients in this address or network (10.0.0.0/8, ::1)",
+     .default_note = "every client"},
     {.key = "shutdown.close_frames",
      .flag = "--shutdown-close-frames",
      .value = BoolValue{&ProxyConfig::shutdown_close_frames},

@@ -57,6 +57,13 @@ struct ProxyConfig {
   std::string tls_keylog;        // NSS key log of both legs, for Wireshark
   uint64_t tls_handshake_timeout_ms = 10000;
 
+  // [capture]: both legs of every connection as a pcap file
+  std::string capture_file;                  // empty: no capture
+  uint64_t capture_max_size = 100ull << 20;  // per file; then it rotates
+  uint32_t capture_max_files = 4;            // FILE and FILE.1 .. FILE.(N-1)
+  std::string capture_path;                  // only requests whose path starts with it
+  std::string capture_client;                // only clients in ADDR[/BITS]
+
   // [upstream_tls]: towards a wss:// upstream
   std::string upstream_sni;  // empty: the upstream's host name (none for an IP address)
   std::string upstream_ca;   // empty: the system's trusted certificates

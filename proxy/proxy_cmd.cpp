@@ -12,6 +12,7 @@
 #include "proxy/net/cert_authority.h"
 #include "proxy/net/tls_context.h"
 #include "proxy/proxy_server.h"
+#include "proxy/taps/capture.h"
 
 namespace wsi {
 namespace {
@@ -21,6 +22,7 @@ struct SignalState {
   EventLog* log = nullptr;
   KeyLogFile* keylog = nullptr;  // with --tls-keylog
   std::string keylog_path;
+  CaptureFile* capture = nullptr;  // with --capture
   int count = 0;
   bool forced = false;
 };
@@ -44,6 +46,12 @@ void on_hangup(uv_signal_t* h, int) {
       files.push_back(st->keylog_path);
     else
       failed.push_back({st->keylog_path, error});
+  }
+  if (st->capture) {
+    if (st->capture->reopen(error))
+      files.push_back(st->capture->settings().path);
+    else
+      failed.push_back({st->capture->settings().path, error});
   }
   st->log->report_reopened(files, failed);
 }
@@ -176,13 +184,38 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     return 1;
   }
   // The files the proxy writes are created only now that it has started.
-  if ((keylog_ptr && !keylog.open(cfg.tls_keylog, error)) || !log->open(error)) {
+  CaptureFile capture;
+  CaptureSettings capture_settings;
+  if (!cfg.capture_file.empty()) {
+    capture_settings.path = cfg.capture_file;
+    capture_settings.max_size = cfg.capture_max_size;
+    capture_settings.max_files = cfg.capture_max_files;
+    capture_settings.path_prefix = cfg.capture_path;
+    if (!cfg.capture_client.empty()) {
+      CaptureNet net;
+      parse_capture_net(cfg.capture_client, net, error);  // checked with the config
+      capture_settings.client = net;
+    }
+  }
+  if ((keylog_ptr && !keylog.open(cfg.tls_keylog, error)) || !log->open(error) ||
+      (!cfg.capture_file.empty() && !capture.open(capture_settings, error))) {
     err << "wsinspect proxy: " << error << '\n';
     server.force_shutdown();
     echo.close();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return 1;
+  }
+  if (!cfg.capture_file.empty()) {
+    server.set_capture(&capture);
+    std::string what = "capturing both legs of ";
+    what +=
+        cfg.capture_path.empty() ? "every connection" : "connections to " + cfg.capture_path + "*";
+    if (!cfg.capture_client.empty()) what += " from " + cfg.capture_client;
+    what += " to " + cfg.capture_file + " (pcap, readable by its owner only: it holds secrets";
+    what +=
+        server.listener_tls() || server.upstream_tls().ctx ? "; the plaintext of TLS legs)" : ")";
+    notes.push_back(what);
   }
   if (cfg.forward)
     notes.push_back(intercepting
@@ -200,6 +233,7 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   st.log = log.get();
   st.keylog = keylog_ptr;
   st.keylog_path = cfg.tls_keylog;
+  st.capture = cfg.capture_file.empty() ? nullptr : &capture;
   uv_signal_t sigint, sigterm, sighup;
   uv_signal_init(&loop, &sigint);
   uv_signal_init(&loop, &sigterm);

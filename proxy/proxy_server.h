@@ -16,6 +16,7 @@
 #include "proxy/net/tcp_transport.h"
 #include "proxy/net/tls_context.h"
 #include "proxy/report/report_sink.h"
+#include "proxy/taps/capture.h"
 
 namespace wsi {
 
@@ -79,6 +80,9 @@ class Server {
   const TlsContext* listener_tls() const { return listener_tls_.get(); }
   const UpstreamTls& upstream_tls() const { return upstream_tls_; }
   const std::string& host_rewrite() const { return host_rewrite_; }
+  // --capture: the file every session's legs are written to (null: none).
+  void set_capture(CaptureFile* capture) { capture_ = capture; }
+  CaptureFile* capture() const { return capture_; }
   // The loop's single read buffer: every read lands here and is forwarded or
   // copied before the read callback returns.
   ReadBuffer read_buffer() { return {read_buf_.get(), kReadBufferSize}; }
@@ -135,6 +139,7 @@ class Server {
   UpstreamTls upstream_tls_;
   ForwardTls forward_tls_;
   std::string host_rewrite_;
+  CaptureFile* capture_ = nullptr;
   ConnConfig conn_config_;
   CountingSink counts_;
   std::unique_ptr<ReportSink> format_;

@@ -58,19 +58,26 @@ void Session::start() {
     client_addr = format_address(reinterpret_cast<sockaddr*>(&peer));
   client_tcp_.set_nodelay();
   server_.report().on_conn_open({id_, started_ms_}, client_addr);
+  if (CaptureFile* capture = server_.capture()) start_capture(*capture);
   if (const TlsContext* tls = server_.listener_tls()) {
     client_tls_ = std::make_unique<TlsTransport>(client_tcp_, *tls, TlsRole::server,
-                                                 server_.read_buffer(), *this);
+                                                 server_.read_buffer(), client_handler());
     client_ = client_tls_.get();
-    client_tls_->start_server();
   }
   const Server::UpstreamTls& up = server_.upstream_tls();
   if (up.ctx) {
     upstream_tls_ = std::make_unique<TlsTransport>(upstream_tcp_, *up.ctx, TlsRole::client,
-                                                   server_.read_buffer(), *this);
+                                                   server_.read_buffer(), upstream_handler());
     upstream_tls_->set_peer_name(up.sni, up.verify_host);
     upstream_ = upstream_tls_.get();
   }
+  if (capture_) {
+    client_tap_->set_inner(*client_);
+    upstream_tap_->set_inner(*upstream_);
+    client_ = client_tap_.get();
+    upstream_ = upstream_tap_.get();
+  }
+  if (client_tls_) client_tls_->start_server();
   if (!server_.host_rewrite().empty())
     host_rewrite_ = std::make_unique<FirstHeadRewriter>(server_.host_rewrite());
 
@@ -83,6 +90,24 @@ void Session::start() {
     return;
   }
   connect_upstream(server_.upstream_host(), server_.upstream_port());
+}
+
+void Session::start_capture(CaptureFile& file) {
+  sockaddr_storage peer{}, local{};
+  int pl = sizeof peer, ll = sizeof local;
+  if (uv_tcp_getpeername(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&peer), &pl) != 0 ||
+      uv_tcp_getsockname(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&local), &ll) != 0)
+    return;
+  const IpEndpoint client = ip_endpoint(reinterpret_cast<sockaddr*>(&peer));
+  const CaptureSettings& s = file.settings();
+  if (s.client && !s.client->contains(client)) return;
+  capture_ =
+      std::make_unique<CaptureConn>(file, client, ip_endpoint(reinterpret_cast<sockaddr*>(&local)));
+  client_tap_ = std::make_unique<CaptureTap>(*capture_, true, client_tcp_, *this);
+  upstream_tap_ = std::make_unique<CaptureTap>(*capture_, false, upstream_tcp_, *this);
+  // Until a TLS layer takes them, the TCP legs report to the taps.
+  client_tcp_.set_handler(*client_tap_);
+  upstream_tcp_.set_handler(*upstream_tap_);
 }
 
 void Session::connect_upstream(const std::string& host, uint16_t port) {

@@ -20,6 +20,7 @@
 #include "proxy/host_rewrite.h"
 #include "proxy/net/tcp_transport.h"
 #include "proxy/net/tls_transport.h"
+#include "proxy/taps/capture.h"
 
 namespace wsi {
 
@@ -80,6 +81,15 @@ class Session final : public TransportHandler {
     return is_client(t) ? Direction::client_to_server : Direction::server_to_client;
   }
   void update_reading(Transport& t);
+  // --capture: taps over both legs when this client is to be captured.
+  void start_capture(CaptureFile& file);
+  // Who a new TLS layer (or TCP) reports to: the leg's tap, or the session.
+  TransportHandler& client_handler() {
+    return client_tap_ ? static_cast<TransportHandler&>(*client_tap_) : *this;
+  }
+  TransportHandler& upstream_handler() {
+    return upstream_tap_ ? static_cast<TransportHandler&>(*upstream_tap_) : *this;
+  }
   void client_tls_done(int status);
   // Forwards client bytes, through the Host rewrite while it applies.
   bool forward_client(std::span<const uint8_t> bytes);
@@ -137,7 +147,11 @@ class Session final : public TransportHandler {
   // With TLS on a leg, its TLS layer over the TCP transport.
   std::unique_ptr<TlsTransport> client_tls_;
   std::unique_ptr<TlsTransport> upstream_tls_;
-  // What the relay reads and writes: the TLS layer, or TCP itself.
+  // With --capture, a tap over each leg (over its TLS layer, if any).
+  std::unique_ptr<CaptureConn> capture_;
+  std::unique_ptr<CaptureTap> client_tap_;
+  std::unique_ptr<CaptureTap> upstream_tap_;
+  // What the relay reads and writes: the tap, the TLS layer, or TCP itself.
   Transport* client_;
   Transport* upstream_;
   std::unique_ptr<FirstHeadRewriter> host_rewrite_;
