@@ -694,9 +694,16 @@ Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& reques
   }
 
   if (protocols.size() > 1) {
+    // A server that echoes the client's offer echoes its bearer token too.
+    std::vector<std::string> names;
+    for (const auto& p : protocols) names.emplace_back(p.first);
+    std::string selected;
+    for (const std::string& t : redact_subprotocols(names)) {
+      if (!selected.empty()) selected += ", ";
+      selected += t;
+    }
     r.add(Rule::response_multiple_subprotocols,
-          std::to_string(protocols.size()) + " subprotocols selected, " +
-              r.quote(join_values(head, "Sec-WebSocket-Protocol")),
+          std::to_string(protocols.size()) + " subprotocols selected, " + r.quote(selected),
           protocols[1].second);
   }
   if (const HttpHeader* h = head.find("Sec-WebSocket-Protocol");

@@ -69,8 +69,9 @@ def switching(key: str, protocol: str) -> bytes:
 
 
 def exchange(port: int, up: RawUpstream) -> None:
-    """One upgrade with every kind of credential (the server selects the
-    bearer subprotocol, as a careless one might), then a plain request whose
+    """One upgrade with every kind of credential (the server echoes the
+    offered subprotocols, the bearer token first, as a careless one might:
+    the response-multiple-subprotocols finding quotes them), then a plain request whose
     path carries ;jsessionid= and a token in its query. Asserts that each
     side received exactly what the other sent."""
     key = make_key()
@@ -80,7 +81,7 @@ def exchange(port: int, up: RawUpstream) -> None:
     s = up.accept()
     if s.recv_head().raw != req:
         raise AssertionError("the request was changed")
-    resp = switching(key, K8S + "K8S-SECRET")
+    resp = switching(key, K8S + "K8S-SECRET, base64.channel.k8s.io")
     s.send(resp)
     if c.recv_head().raw != resp:
         raise AssertionError("the response was changed")
