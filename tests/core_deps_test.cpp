@@ -28,6 +28,7 @@ std::string forbidden_include(std::string_view header) {
   if (starts("nlohmann/")) return "nlohmann json: formatting belongs to the sinks";
   if (starts("CLI/") || header == "CLI11.hpp") return "CLI11: command lines belong to the app";
   if (starts("toml")) return "toml: configuration files belong to the app";
+  if (header == "pcap.h" || starts("pcap/")) return "libpcap: capture files are read by the app";
   // What those would bring in through the back door.
   if (starts("proxy/")) return "proxy/: the app and its I/O sit above the core";
   return {};
