@@ -1298,10 +1298,13 @@ ProxyOptions::~ProxyOptions() {
   delete impl_;
 }
 
-std::optional<ProxyConfig> ProxyOptions::resolve(std::string& error) const {
+std::optional<ProxyConfig> ProxyOptions::resolve(std::string& error,
+                                                 const ConfigLoader& load) const {
   const Impl& i = *impl_;
   ProxyConfig cfg;
-  if (i.config->count() > 0 && !load_config_file(i.config_path, cfg, error)) return std::nullopt;
+  if (i.config->count() > 0 &&
+      !(load ? load(i.config_path, cfg, error) : load_config_file(i.config_path, cfg, error)))
+    return std::nullopt;
 
   const std::vector<CLI::Option*>& order = i.cmd->parse_order();
   for (size_t n = 0; n < std::size(kSettings); ++n) {

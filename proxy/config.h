@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +82,12 @@ struct ProxyConfig {
   bool shutdown_close_frames = false;  // after the drain time, send close 1001 to both sides
 };
 
+// How resolve() reads the --config file over the defaults; empty:
+// load_config_file. A caller that must not touch the filesystem (the command
+// line fuzzer) passes its own.
+using ConfigLoader =
+    std::function<bool(const std::string& path, ProxyConfig& cfg, std::string& error)>;
+
 // Registers --config and one flag per setting on `cmd` (the proxy subcommand).
 // Keeps what the flags parse into until resolve().
 class ProxyOptions {
@@ -93,7 +100,7 @@ class ProxyOptions {
   // After CLI parsing: defaults, then the --config file, then the flags given
   // on the command line. On failure returns nullopt and sets `error` to one
   // line such as "configs/x.toml:7:1: unknown key 'timeouts.idel'".
-  std::optional<ProxyConfig> resolve(std::string& error) const;
+  std::optional<ProxyConfig> resolve(std::string& error, const ConfigLoader& load = {}) const;
 
  private:
   struct Impl;

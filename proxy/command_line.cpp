@@ -1,0 +1,198 @@
+#include "proxy/command_line.h"
+
+#include <ostream>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+namespace wsi {
+namespace {
+
+constexpr const char* kDescription =
+    "wsinspect: WebSocket frame inspector. Flags every frame or handshake corruption that makes "
+    "an\n"
+    "endpoint close with 1002, 1007 or 1009, says where it happened, and explains close codes.";
+
+// Whether `--NAME` is an option of `app` or of one of its subcommands that
+// takes a value (not a flag).
+bool takes_value(const CLI::App& app, const std::string& name) {
+  if (const CLI::Option* o = app.get_option_no_throw(name)) return o->get_items_expected_max() > 0;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (takes_value(*sub, name)) return true;
+  return false;
+}
+
+// CLI11 reads "--NAME=" as a bare "--NAME" and takes the next word as the
+// value, whatever it is: "--log-file= --show-secrets" logged to a file named
+// "--show-secrets" and showed no secrets. An empty value after '=' becomes
+// the word after the option instead, which CLI11 takes as the empty value
+// (before "--", where options end).
+std::vector<std::string> split_empty_values(const CLI::App& app,
+                                            std::span<const char* const> args) {
+  std::vector<std::string> out(args.begin(), args.end());
+  for (size_t i = 1; i < out.size(); ++i) {
+    const std::string_view w = out[i];
+    if (w == "--") break;
+    if (w.size() < 4 || !w.starts_with("--") || !w.ends_with('=') || w.find('=') != w.size() - 1)
+      continue;
+    std::string name(w.substr(0, w.size() - 1));
+    if (!takes_value(app, name)) continue;
+    out[i] = std::move(name);
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::string());
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ostream& out,
+                                     std::ostream& err, const ConfigLoader& load_config) {
+  CLI::App app{kDescription, "wsinspect"};
+  app.set_version_flag("--version", std::string("wsinspect ") + WSI_VERSION);
+  app.require_subcommand(1);
+  Command c;
+
+  CLI::App* proxy = app.add_subcommand(
+      "proxy", "Relay WebSocket (and plain HTTP) traffic byte-exact and inspect both directions");
+  ProxyOptions proxy_opts(*proxy);
+  proxy->footer(
+      "Every setting can also come from a TOML file (--config; see configs/wsinspect.toml); a\n"
+      "flag overrides the file. --upstream builtin:echo runs a built-in echo WebSocket server.\n"
+      "Exit status: 0 after SIGINT/SIGTERM and a clean drain, 1 when the proxy cannot start,\n"
+      "2 for a bad setting, 3 when a second signal cut the drain short.");
+
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Run the proxy, the echo server and a scripted client with one damaged frame");
+  std::string demo_format = "text";
+  demo->add_option("--log-format", demo_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+
+  DecodeOptions& dec = c.decode;
+  CLI::App* decode = app.add_subcommand(
+      "decode",
+      "Decode one direction's WebSocket byte stream, or a whole connection, and report "
+      "frames, violations and closes");
+  decode->footer(
+      "Input is the raw byte stream of one direction after the handshake (--sender), or with\n"
+      "--connection a connection vector (both directions in wire order, stream ends and time\n"
+      "steps: tests/vectors/connections/README.md), reported with the events the proxy logs.\n"
+      "Exit status: 0 when no error-severity violation or handshake finding was found, 1 when\n"
+      "one was, 2 for a usage or input error.");
+  CLI::Option* sender = decode
+                            ->add_option("--sender", dec.sender,
+                                         "Who sent the bytes: client (frames must be masked) "
+                                         "or server (frames must not be)")
+                            ->check(CLI::IsMember({"client", "server"}));
+  decode
+      ->add_flag("--connection", dec.connection,
+                 "Input is a whole connection (a connection vector), not one direction")
+      ->excludes(sender);
+  decode->add_flag(
+      "--hex", dec.hex,
+      "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
+  decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
+  // A flag that may carry a value (--permessage-deflate=PARAMS) without taking
+  // the next argument; given bare, CLI11 stores "true".
+  decode
+      ->add_flag("--permessage-deflate", dec.permessage_deflate_params,
+                 "Treat permessage-deflate as negotiated: RSV1 marks a compressed message, which "
+                 "is inflated and checked; --permessage-deflate=PARAMS gives the accepted "
+                 "parameters, e.g. 'server_no_context_takeover;server_max_window_bits=10'")
+      ->type_name("[=PARAMS]");
+  decode
+      ->add_option("--max-message-size", dec.max_message_size,
+                   "Flag messages larger than this many bytes (1009); 0 disables")
+      ->check(CLI::NonNegativeNumber);
+  decode->add_option("FILE", dec.input, "Input file, or - for standard input (the default)");
+
+  CLI::App* explain = app.add_subcommand(
+      "explain", "Explain a close code (what, when, how to fix), or compare two side by side");
+  explain->add_option("CODE", c.codes, "One or two close codes (0-65535)")
+      ->required()
+      ->expected(1, 2);
+
+  CLI::App* rules = app.add_subcommand(
+      "rules", "List every rule checked: id, severity, RFC section, close code, fix");
+  rules->add_flag("--json", c.rules_json, "One JSON object per rule");
+
+  CLI::App* ca = app.add_subcommand(
+      "ca", "The certificate authority the forward proxy signs intercepted TLS with");
+  ca->require_subcommand(1);
+  CLI::App* ca_init = ca->add_subcommand(
+      "init",
+      "Make a CA in DIR (ca.pem, and ca.key readable by you only) and print how to trust it");
+  ca_init->add_option("DIR", c.ca_dir, "Directory for the CA (created if missing)")->required();
+
+  const std::vector<std::string> words = split_empty_values(app, args);
+  std::vector<const char*> argv;
+  for (const std::string& w : words) argv.push_back(w.c_str());
+
+  ParsedCommandLine parsed;
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp& e) {
+    parsed.exit_status = app.exit(e, out, err);
+    return parsed;
+  } catch (const CLI::CallForAllHelp& e) {
+    parsed.exit_status = app.exit(e, out, err);
+    return parsed;
+  } catch (const CLI::CallForVersion& e) {
+    parsed.exit_status = app.exit(e, out, err);
+    return parsed;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e, out, err);
+    parsed.exit_status = 2;
+    return parsed;
+  }
+
+  if (*proxy) {
+    std::string error;
+    std::optional<ProxyConfig> cfg = proxy_opts.resolve(error, load_config);
+    if (!cfg) {
+      err << "wsinspect proxy: " << error << '\n';
+      parsed.exit_status = 2;
+      return parsed;
+    }
+    c.kind = Command::Kind::proxy;
+    c.proxy = std::move(*cfg);
+  } else if (*demo) {
+    c.kind = Command::Kind::demo;
+    c.proxy.log_format = demo_format == "json" ? LogFormat::json : LogFormat::text;
+  } else if (*decode) {
+    c.kind = Command::Kind::decode;
+    dec.permessage_deflate = decode->count("--permessage-deflate") > 0;
+    if (dec.permessage_deflate_params == "true") dec.permessage_deflate_params.clear();
+  } else if (*explain) {
+    c.kind = Command::Kind::explain;
+  } else if (*rules) {
+    c.kind = Command::Kind::rules;
+  } else if (*ca_init) {
+    c.kind = Command::Kind::ca_init;
+  } else {
+    parsed.exit_status = 2;  // require_subcommand makes this unreachable
+    return parsed;
+  }
+  parsed.command = std::move(c);
+  return parsed;
+}
+
+int run_command(const Command& c, std::ostream& out, std::ostream& err) {
+  switch (c.kind) {
+    case Command::Kind::proxy:
+      return run_proxy(c.proxy, err);
+    case Command::Kind::demo:
+      return run_demo(c.proxy, out, err);
+    case Command::Kind::decode:
+      return run_decode(c.decode, out, err);
+    case Command::Kind::explain:
+      return run_explain(c.codes, out, err);
+    case Command::Kind::rules:
+      return run_rules(c.rules_json, out);
+    case Command::Kind::ca_init:
+      return run_ca_init(c.ca_dir, out, err);
+  }
+  return 2;
+}
+
+}  // namespace wsi
