@@ -197,8 +197,8 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       capture_settings.client = net;
     }
   }
-  if ((keylog_ptr && !keylog.open(cfg.tls_keylog, error)) || !log->open(error) ||
-      (!cfg.capture_file.empty() && !capture.open(capture_settings, error))) {
+  if ((!cfg.capture_file.empty() && !capture.open(capture_settings, error)) ||
+      (keylog_ptr && !keylog.open(cfg.tls_keylog, error)) || !log->open(error)) {
     err << "wsinspect proxy: " << error << '\n';
     server.force_shutdown();
     echo.close();
