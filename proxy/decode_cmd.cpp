@@ -1,6 +1,10 @@
 // `wsinspect decode`: inspects one direction's raw post-handshake byte stream,
-// or a whole connection written as a connection vector.
+// a whole connection written as a connection vector, or every connection of
+// a pcap/pcapng capture.
+#include <unistd.h>
+
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -9,9 +13,11 @@
 
 #include "parser/conn/conn_script.h"
 #include "parser/handshake.h"
+#include "proxy/capture_decode.h"
 #include "proxy/commands.h"
 #include "proxy/event_format.h"
 #include "proxy/hex_reader.h"
+#include "proxy/pcap_input.h"
 #include "proxy/report/json_writer.h"
 #include "proxy/report/report_sink.h"
 
@@ -109,6 +115,58 @@ int decode_connection(const DecodeOptions& opts, std::FILE* in, std::ostream& ou
   return seen.error ? 1 : 0;
 }
 
+// Every connection of a capture file, read as it streams by; a progress
+// line on standard error when that is a terminal.
+int decode_capture(const DecodeOptions& opts, std::ostream& out, std::ostream& err) {
+  if (opts.connection || opts.hex || opts.permessage_deflate || !opts.sender.empty()) {
+    err << "wsinspect decode: " << escape_text(opts.input)
+        << " is a capture file, decoded as whole connections (the handshake says what was "
+           "negotiated): no --sender, --hex, --connection or --permessage-deflate\n";
+    return 2;
+  }
+  StreamOut lines(out);
+  CaptureDecodeOptions copts;
+  copts.json = opts.json;
+  copts.max_message_size = opts.max_message_size;
+  CaptureDecoder decoder(copts, lines);
+  int link = -1;
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  auto last = std::chrono::steady_clock::now();
+  bool shown = false;
+  const auto progress = [&](uint64_t at, uint64_t size) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::milliseconds(500)) return;
+    last = now;
+    shown = true;
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "\rwsinspect decode: %.1f of %.1f MB (%d %%), %zu connections open ",
+                  static_cast<double>(at) / 1e6, static_cast<double>(size) / 1e6,
+                  size ? static_cast<int>(at * 100 / size) : 0, decoder.open());
+    err << line << std::flush;
+  };
+  const CaptureReadResult r = read_capture(
+      opts.input,
+      [&](const CapturedPacket& p) {
+        link = p.link;
+        decoder.packet(p.time_us, p.link, p.data);
+      },
+      tty ? std::function<void(uint64_t, uint64_t)>(progress) : nullptr);
+  if (shown) err << "\r\033[K" << std::flush;
+  decoder.finish();
+  if (!r.ok) {
+    err << "wsinspect decode: " << escape_text(opts.input) << ": " << escape_text(r.error) << '\n';
+    return 2;
+  }
+  if (link >= 0 && !linktype_supported(link)) {
+    err << "wsinspect decode: " << escape_text(opts.input) << ": link type " << link
+        << " is not one wsinspect reads (Ethernet, Linux cooked SLL and SLL2, BSD loopback, raw "
+           "IP)\n";
+    return 2;
+  }
+  return decoder.error_seen() ? 1 : 0;
+}
+
 using Input = std::unique_ptr<std::FILE, FileCloser>;
 
 // The input file or standard input; null after saying why it cannot be opened.
@@ -123,6 +181,8 @@ Input open_input(const DecodeOptions& opts, std::ostream& err) {
 }  // namespace
 
 int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err) {
+  // Told apart by its magic number, so raw streams and vectors are read as before.
+  if (opts.input != "-" && is_capture_file(opts.input)) return decode_capture(opts, out, err);
   if (opts.connection) {
     if (opts.hex || opts.permessage_deflate) {
       err << "wsinspect decode: --connection takes the handshake from the vector: no --hex or "

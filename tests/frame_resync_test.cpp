@@ -42,12 +42,50 @@ TEST(FrameResync, SkipsTheTailOfAFrameAndFindsTheNextMessage) {
 }
 
 TEST(FrameResync, ContinuationFramesAreSkippedToAMessageStart) {
-  const Bytes s = cat({frame(0x00, 10, false), frame(0x80, 10, false), frame(0x81, 3, false),
-                       frame(0x81, 3, false)});
+  const Bytes s = cat({frame(0x00, 10, false), frame(0x80, 10, false), frame(0x81, 3, false)});
   const Resync r = find_frame_start(s, false);
   ASSERT_EQ(r.result, Resync::Result::found);
   EXPECT_EQ(r.offset, 24u);
   EXPECT_FALSE(r.masked);
+}
+
+TEST(FrameResync, LongChainStartsAtItsSecondMessage) {
+  // Payload bytes that pass for a binary header whose length lands on the
+  // real first frame: the chain runs on, and its second message is taken.
+  const Bytes fake = {0x82, 0x02, 'x', 'y'};
+  const Bytes s = cat({fake, frame(0x81, 3, false), frame(0x81, 3, false), frame(0x89, 0, false)});
+  const Resync r = find_frame_start(s, false);
+  ASSERT_EQ(r.result, Resync::Result::found);
+  EXPECT_EQ(r.offset, 4u);
+}
+
+TEST(FrameResync, ChainThatRunsToTheEndWinsOverOneInARepeatingPayload) {
+  // The tail of a payload that repeats "81 02 41 41": every fourth offset
+  // passes for a short unmasked text frame, and those chain up to the
+  // masked frames that follow, where they break.
+  Bytes cut = {'z', 'z', 0xff};
+  for (int i = 0; i < 70; ++i) cut.insert(cut.end(), {0x81, 0x02, 0x41, 0x41});
+  const Bytes real = cat({frame(0x81, 2, true), frame(0x81, 2, true), frame(0x81, 2, true)});
+  const Resync r = find_frame_start(cat({cut, real}), false);
+  ASSERT_EQ(r.result, Resync::Result::found);
+  EXPECT_EQ(r.offset, cut.size());
+  EXPECT_TRUE(r.masked);
+}
+
+TEST(FrameResync, CorruptedFrameEndsTheChainOnceNothingMoreComes) {
+  const Bytes tail = {'z', 'z', 0xff, 0x03};
+  const Bytes s = cat({tail, frame(0x81, 2, true), frame(0x81, 2, true), frame(0x81, 2, true),
+                       frame(0xa1, 5, true), frame(0x81, 2, true)});
+  EXPECT_EQ(find_frame_start(s, false).result, Resync::Result::need_more);
+  const Resync r = find_frame_start(s, true);
+  ASSERT_EQ(r.result, Resync::Result::found);
+  EXPECT_EQ(r.offset, tail.size());
+}
+
+TEST(FrameResync, KnownSenderRestrictsTheMaskBit) {
+  const Bytes s = cat({frame(0x81, 3, false), frame(0x81, 3, false), frame(0x81, 3, false)});
+  EXPECT_EQ(find_frame_start(s, true, 1).result, Resync::Result::none);
+  EXPECT_EQ(find_frame_start(s, true, 0).result, Resync::Result::found);
 }
 
 TEST(FrameResync, ShortChainNeedsMoreUnlessTheStreamEnded) {

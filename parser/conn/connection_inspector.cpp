@@ -113,6 +113,35 @@ void ConnectionInspector::end_stream(Direction from, StreamEnd how, uint64_t now
   if (phase_ == Phase::websocket && !gap_[i]) finish_frames(i);
 }
 
+void ConnectionInspector::skip(Direction from, uint64_t n, std::string_view reason,
+                               uint64_t now_ms) {
+  const size_t i = dir_index(from);
+  now_ = std::max(now_, now_ms);
+  if (!gap_[i] && !finished_) gap(from, bytes_[i], reason);
+  bytes_[i] += n;
+}
+
+void ConnectionInspector::assume_websocket(uint64_t now_ms) {
+  now_ = std::max(now_, now_ms);
+  if (phase_ != Phase::http || any_request_) return;
+  phase_ = Phase::websocket;
+  upgraded_ = true;
+  InspectorConfig base;
+  base.max_message_size = cfg_.max_message_size;
+  base.max_reports_per_rule = cfg_.max_reports_per_rule;
+  base.want_payload = cfg_.preview > 0;
+  if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
+  if (cfg_.inspect) {
+    base.sender = Sender::client;
+    frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
+    base.sender = Sender::server;
+    frames_[1].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
+  } else {
+    frames_[0].emplace<BoundaryTracker>();
+    frames_[1].emplace<BoundaryTracker>();
+  }
+}
+
 void ConnectionInspector::gap(Direction d, uint64_t from, std::string_view reason) {
   gap_[dir_index(d)] = true;
   if (cfg_.inspect) sink_.on_gap(ctx(), GapEvent{d, from, reason});
@@ -401,7 +430,8 @@ void ConnectionInspector::report_synthesized_closes() {
     end_cause_ = EndCause::close_handshake;
     return;
   }
-  if (!cfg_.inspect) return;
+  // Still open when a capture ended: no endpoint has reported anything yet.
+  if (!cfg_.inspect || end_cause_ == EndCause::capture_ended) return;
   for (Direction d : {Direction::server_to_client, Direction::client_to_server}) {
     if (attribution_.close_seen(d) || own_close_[dir_index(d)]) continue;
     sink_.on_synthesized_close(ctx(), SynthesizedCloseEvent{d, 1006, end_cause_});

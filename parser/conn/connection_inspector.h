@@ -73,6 +73,13 @@ class ConnectionInspector final : private InspectorSink {
   void feed(Direction from, std::span<const uint8_t> bytes, uint64_t now_ms);
   // `from`'s sender ended its stream.
   void end_stream(Direction from, StreamEnd how, uint64_t now_ms);
+  // `n` bytes of `from`'s sender were never seen (a capture lost them): a
+  // gap from where that stream is, after which it is only counted.
+  void skip(Direction from, uint64_t n, std::string_view reason, uint64_t now_ms);
+  // The connection was first seen after its handshake (a capture that began
+  // in the middle): both directions are inspected as frames from the next
+  // byte fed, without extensions, since none were seen negotiated.
+  void assume_websocket(uint64_t now_ms);
   // A close frame of the vantage point's own (a proxy shutting down) was
   // written in direction `dir`: that endpoint reports 1001, not 1006.
   void own_close_sent(Direction dir, uint64_t now_ms);

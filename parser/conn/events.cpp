@@ -28,6 +28,8 @@ std::string_view end_cause_id(EndCause c) {
       return "tls_handshake_failed";
     case EndCause::http_inactivity:
       return "http_inactivity";
+    case EndCause::capture_ended:
+      return "capture_ended";
   }
   return "none";
 }

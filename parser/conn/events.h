@@ -32,6 +32,7 @@ enum class EndCause : uint8_t {
   upstream_unreachable,
   tls_handshake_failed,  // the client's TLS handshake with the proxy failed
   http_inactivity,       // an HTTP message stalled mid-way
+  capture_ended,         // a capture file ended with the connection still open
 };
 std::string_view end_cause_id(EndCause c);
 

@@ -24,10 +24,15 @@ struct Resync {
 };
 
 // `bytes` are the stream's first bytes seen; `complete` says no more will
-// come (the stream ended, or the caller will wait no longer), so a shorter
-// chain that ends exactly at the end is taken. The offset found is that of
-// a header starting a message (text or binary), or of a control frame when
-// the chain has no message start.
-Resync find_frame_start(std::span<const uint8_t> bytes, bool complete);
+// come (the stream ended, or the caller will wait no longer). Taken, in
+// order: the first chain of three headers or more that runs to the end of
+// the bytes; when complete, the chain of three or more borne out furthest
+// (it may stop at a header that is not plausible: a corrupted frame); then
+// a shorter chain that ends exactly at the end. The offset found is that of
+// a header starting a message (text or binary), the second one in a chain of
+// four headers or more (bytes of a payload can pass for a first header), or
+// of a control frame when the chain has no message start.
+// `masked`: 1 or 0 when the sender is known (a client masks), -1 when not.
+Resync find_frame_start(std::span<const uint8_t> bytes, bool complete, int masked = -1);
 
 }  // namespace wsi

@@ -68,6 +68,8 @@ std::string describe_end_cause(EndCause cause, const ReportOptions& opts) {
       return "Both close frames were exchanged.";
     case EndCause::tls_handshake_failed:
       return "The TLS handshake with the client failed (see the tls_error event).";
+    case EndCause::capture_ended:
+      return "The capture ended with the connection still open.";
     case EndCause::none:
       break;
   }
