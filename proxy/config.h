@@ -33,6 +33,9 @@ struct ProxyConfig {
   uint32_t preview = 0;      // bytes of payload shown per frame/message (unmasked, escaped)
   bool log_secrets = false;  // show Authorization, Cookie and Sec-WebSocket-Key values
   std::vector<std::string> redact_headers;  // more header names logged as [redacted]
+  // The proxy's log budget: event lines a second (and a burst as large);
+  // lines beyond are dropped and counted. 0: no budget.
+  uint32_t log_max_lines_per_second = 1000;
 
   // [inspect]
   bool inspect = true;                 // false: a pure relay (no frame decoding)

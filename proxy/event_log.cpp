@@ -128,7 +128,9 @@ std::string timestamp_now() {
   return out;
 }
 
-EventLog::EventLog(const ProxyConfig& cfg) : min_level_(from_config(cfg.log_level)) {
+EventLog::EventLog(const ProxyConfig& cfg)
+    : min_level_(from_config(cfg.log_level)),
+      budget_(cfg.log_max_lines_per_second, cfg.log_max_lines_per_second) {
   const bool to_file = !cfg.log_file.empty();
   const bool tty = !to_file && isatty(STDOUT_FILENO);
   json_ = cfg.log_format ? *cfg.log_format == LogFormat::json : !tty;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proxy/config.h"
+#include "proxy/report/log_budget.h"
 #include "proxy/report/report_sink.h"
 
 namespace spdlog {
@@ -35,7 +36,13 @@ class EventLog final : public LineOut {
   const std::string& path() const { return path_; }
 
   bool enabled(EventLevel level) const override { return level >= min_level_; }
+  // Within the budget of --log-rate lines a second; kept lines always are.
+  bool admit(EventLevel level, LineClass cls) override {
+    return level >= min_level_ && (cls == LineClass::kept || budget_.take());
+  }
   void write(EventLevel level, const std::string& line) override;
+  // Refilled from the loop's clock by the proxy's flush timer.
+  LogBudget& budget() { return budget_; }
   bool json() const { return json_; }
   // Writes out buffered lines. The proxy calls it on a short timer.
   void flush();
@@ -55,6 +62,7 @@ class EventLog final : public LineOut {
   std::string path_;
   EventLevel min_level_;
   bool json_;
+  LogBudget budget_;
 };
 
 // RFC 3339 UTC time with microseconds, e.g. "2026-11-25T01:50:27.123456Z".

@@ -243,13 +243,13 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   uv_signal_start(&sigterm, on_signal, SIGTERM);
   uv_signal_start(&sighup, on_hangup, SIGHUP);
 
-  // Buffered log lines go out every few milliseconds; the timer does not
-  // keep the loop alive by itself.
+  // Buffered log lines go out every few milliseconds, and the log budget
+  // is refilled then; the timer does not keep the loop alive by itself.
   uv_timer_t flusher;
   uv_timer_init(&loop, &flusher);
-  flusher.data = log.get();
+  flusher.data = &server;
   uv_timer_start(
-      &flusher, [](uv_timer_t* t) { static_cast<EventLog*>(t->data)->flush(); },
+      &flusher, [](uv_timer_t* t) { static_cast<Server*>(t->data)->log_tick(); },
       EventLog::kFlushIntervalMs, EventLog::kFlushIntervalMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(&flusher));
 

@@ -57,7 +57,21 @@ Server::Server(uv_loop_t* loop, const ProxyConfig& cfg, EventLog& log)
   conn_config_.max_reports_per_rule = cfg.max_reports_per_rule;
   conn_config_.preview = cfg.preview;
   max_connections_ = cfg.max_connections;
+  log_.budget().refill(uv_now(loop_));  // starts the budget's clock
   make_format_sink();
+}
+
+void Server::log_tick() {
+  log_.budget().refill(uv_now(loop_));
+  report_log_dropped(false);
+  log_.flush();
+}
+
+void Server::report_log_dropped(bool final) {
+  LogBudget& budget = log_.budget();
+  uint64_t window_ms = 0;
+  if (const uint64_t n = budget.report_due(uv_now(loop_), final, window_ms))
+    report_.on_log_dropped(n, budget.dropped(), window_ms, budget.lines_per_second());
 }
 
 void Server::make_format_sink() {
@@ -268,7 +282,12 @@ void Server::maybe_stop() {
     refusal_timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&refusal_timer_), nullptr);
   }
-  report_.on_stopped(counts_.totals());
+  // The lines dropped since the last log_dropped, so that those lines add
+  // up to the total in stopped.
+  report_log_dropped(true);
+  ProxyTotals totals = counts_.totals();
+  totals.log_dropped = log_.budget().dropped();
+  report_.on_stopped(totals);
   if (drain_timer_open_) {
     drain_timer_open_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);

@@ -99,6 +99,9 @@ class Server {
   static constexpr uint64_t kRefusalSummaryMs = 10000;
   // Called once when shutting down and the last session has ended.
   std::function<void()> on_stopped;
+  // On the log's flush timer: refills the log budget from the loop's clock,
+  // reports what it dropped (at most once a second), writes buffered lines.
+  void log_tick();
 
  private:
   void make_format_sink();
@@ -110,6 +113,7 @@ class Server {
   void maybe_stop();
   void refuse(Session* s);
   void arm_refusal_summary();
+  void report_log_dropped(bool final);
 
   uv_loop_t* loop_;
   const ProxyConfig& cfg_;

@@ -45,6 +45,7 @@ void expect_same(const ProxyConfig& a, const ProxyConfig& b) {
   EXPECT_EQ(a.color, b.color);
   EXPECT_EQ(a.preview, b.preview);
   EXPECT_EQ(a.log_secrets, b.log_secrets);
+  EXPECT_EQ(a.log_max_lines_per_second, b.log_max_lines_per_second);
   EXPECT_EQ(a.inspect, b.inspect);
   EXPECT_EQ(a.max_message_size, b.max_message_size);
   EXPECT_EQ(a.max_reports_per_rule, b.max_reports_per_rule);
@@ -738,6 +739,7 @@ TEST(ConfigTable, EveryMemberHasARow) {
   EXPECT_NE(cfg.color, d.color);
   EXPECT_NE(cfg.preview, d.preview);
   EXPECT_NE(cfg.log_secrets, d.log_secrets);
+  EXPECT_NE(cfg.log_max_lines_per_second, d.log_max_lines_per_second);
   EXPECT_NE(cfg.inspect, d.inspect);
   EXPECT_NE(cfg.max_message_size, d.max_message_size);
   EXPECT_NE(cfg.max_reports_per_rule, d.max_reports_per_rule);

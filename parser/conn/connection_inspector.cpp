@@ -367,6 +367,16 @@ void ConnectionInspector::report_handshake(const PendingRequest& req, const Http
                                            const Negotiated* n,
                                            const std::vector<Finding>& response_findings) {
   if (!cfg_.inspect) return;
+  // A client can repeat refused upgrades on a keep-alive connection without
+  // end: as many are reported as of one rule, and the rest counted. The
+  // handshake answered with 101 (at most one) is always reported.
+  if (!(n && n->switched)) {
+    if (handshake_events_ >= cfg_.max_reports_per_rule) {
+      ++handshakes_unreported_;
+      return;
+    }
+    ++handshake_events_;
+  }
   sink_.on_handshake(ctx(), HandshakeEvent{req.request, req.headers, req.findings, response, n,
                                            response_findings, tls_[0], tls_[1],
                                            req.first ? cfg_.forwarded_host : std::string_view()});
@@ -444,10 +454,14 @@ void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
   if (cause != EndCause::none) end_cause_ = cause;
   for (size_t k = 0; k < pending() && cfg_.inspect; ++k) {
     const PendingRequest& req = (*requests_)[k];
-    if (req.websocket)
+    if (req.websocket) {
       report_handshake(req, nullptr, nullptr, {});
-    else
+    } else if (unanswered_events_ >= cfg_.max_reports_per_rule) {
+      ++unanswered_unreported_;  // up to max_pending_requests of them
+    } else {
+      ++unanswered_events_;
       sink_.on_http(ctx(), {req.method, req.request.path, 0});
+    }
   }
   requests_.reset();
   report_synthesized_closes();
@@ -459,6 +473,8 @@ void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
     const StreamInspector* insp = std::get_if<StreamInspector>(&frames_[i]);
     e.dir[i].stats = insp ? &insp->stats() : nullptr;
   }
+  e.handshakes_unreported = handshakes_unreported_;
+  e.unanswered_unreported = unanswered_unreported_;
   sink_.on_conn_close(ctx(), e);
 }
 

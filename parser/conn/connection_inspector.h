@@ -167,6 +167,10 @@ class ConnectionInspector final : private InspectorSink {
   bool any_request_ = false;
   uint32_t close_events_[2] = {0, 0};
   uint64_t closes_unreported_[2] = {0, 0};
+  uint32_t handshake_events_ = 0;  // reported, of those that did not upgrade
+  uint64_t handshakes_unreported_ = 0;
+  uint32_t unanswered_events_ = 0;
+  uint64_t unanswered_unreported_ = 0;
   bool client_starts_tls_ = false;
   bool request_in_message_ = false;   // a request has begun and not ended
   bool request_head_done_ = false;    // ... and its head is complete

@@ -133,6 +133,11 @@ struct ConnCloseEvent {
   EndCause ended_by;
   bool upgraded;
   DirectionSummary dir[2];  // [0] client to server, [1] server to client
+  // Beyond the per-connection cap (max_reports_per_rule), events a peer can
+  // repeat on a keep-alive connection are counted, not reported: opening
+  // handshakes that did not upgrade, and requests that got no response.
+  uint64_t handshakes_unreported = 0;
+  uint64_t unanswered_unreported = 0;
 };
 
 class ConnSink {

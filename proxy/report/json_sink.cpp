@@ -200,7 +200,7 @@ class JsonSink final : public ReportSink {
   }
 
   void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override {
-    emit(EventLevel::info, c.conn, [&](JsonWriter& w) {
+    emit_kept(EventLevel::info, c.conn, [&](JsonWriter& w) {
       w.field("event", "conn_close")
           .field("duration_ms", e.duration_ms)
           .field("ended_by", end_cause_id(e.ended_by))
@@ -218,12 +218,14 @@ class JsonSink final : public ReportSink {
         if (e.dir[i].closes_unreported) w.field("closes_unreported", e.dir[i].closes_unreported);
         w.end_object();
       }
+      if (e.handshakes_unreported) w.field("handshakes_unreported", e.handshakes_unreported);
+      if (e.unanswered_unreported) w.field("unanswered_unreported", e.unanswered_unreported);
     });
   }
 
   void on_listening(const ListeningEvent& e) override {
     // An upstream whose certificate is not checked is said loudly.
-    emit(e.upstream_insecure ? EventLevel::warn : EventLevel::info, 0, [&](JsonWriter& w) {
+    emit_kept(e.upstream_insecure ? EventLevel::warn : EventLevel::info, 0, [&](JsonWriter& w) {
       w.field("event", "listening")
           .field("address", e.address)
           .field("upstream", e.upstream)
@@ -294,7 +296,7 @@ class JsonSink final : public ReportSink {
   }
 
   void on_refusal_summary(uint64_t refused, uint64_t window_ms) override {
-    emit(EventLevel::warn, 0, [&](JsonWriter& w) {
+    emit_kept(EventLevel::warn, 0, [&](JsonWriter& w) {
       w.field("event", "conn_refused_summary")
           .field("refused", refused)
           .field("window_ms", window_ms);
@@ -312,7 +314,7 @@ class JsonSink final : public ReportSink {
   }
 
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override {
-    emit(EventLevel::info, 0, [&](JsonWriter& w) {
+    emit_kept(EventLevel::info, 0, [&](JsonWriter& w) {
       w.field("event", "shutdown")
           .field("signal", signal)
           .field("open_connections", open)
@@ -321,20 +323,32 @@ class JsonSink final : public ReportSink {
   }
 
   void on_drain_over(size_t open) override {
-    emit(EventLevel::warn, 0, [&](JsonWriter& w) {
+    emit_kept(EventLevel::warn, 0, [&](JsonWriter& w) {
       w.field("event", "shutdown").field("phase", "forced").field("open_connections", open);
     });
   }
 
   void on_stopped(const ProxyTotals& t) override {
-    emit(EventLevel::info, 0, [&](JsonWriter& w) {
+    emit_kept(EventLevel::info, 0, [&](JsonWriter& w) {
       w.field("event", "stopped")
           .field("connections", t.accepted)
           .field("refused", t.refused)
           .field("upstream_errors", t.upstream_errors)
           .field("violations", t.violations)
           .field("handshake_findings", t.handshake_findings)
-          .field("tls_errors", t.tls_errors);
+          .field("tls_errors", t.tls_errors)
+          .field("log_dropped", t.log_dropped);
+    });
+  }
+
+  void on_log_dropped(uint64_t dropped, uint64_t total, uint64_t window_ms,
+                      uint32_t lines_per_second) override {
+    emit_kept(EventLevel::warn, 0, [&](JsonWriter& w) {
+      w.field("event", "log_dropped")
+          .field("dropped", dropped)
+          .field("total", total)
+          .field("window_ms", window_ms)
+          .field("max_lines_per_second", lines_per_second);
     });
   }
 
@@ -370,7 +384,16 @@ class JsonSink final : public ReportSink {
 
   template <class Fields>
   void emit(EventLevel level, uint64_t conn, Fields fields) {
-    if (!out_.enabled(level)) return;
+    emit_as(LineClass::budgeted, level, conn, fields);
+  }
+  // The lines the log budget never drops (see LineClass).
+  template <class Fields>
+  void emit_kept(EventLevel level, uint64_t conn, Fields fields) {
+    emit_as(LineClass::kept, level, conn, fields);
+  }
+  template <class Fields>
+  void emit_as(LineClass cls, EventLevel level, uint64_t conn, Fields& fields) {
+    if (!out_.admit(level, cls)) return;
     line_.clear();
     JsonWriter w(line_);
     w.begin_object();

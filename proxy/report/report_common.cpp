@@ -167,6 +167,10 @@ void FanOutSink::on_shutdown(std::string_view signal, size_t open, uint64_t drai
 void FanOutSink::on_drain_over(size_t open) {
   WSI_FAN_OUT(on_drain_over(open));
 }
+void FanOutSink::on_log_dropped(uint64_t dropped, uint64_t total, uint64_t window_ms,
+                                uint32_t lines_per_second) {
+  WSI_FAN_OUT(on_log_dropped(dropped, total, window_ms, lines_per_second));
+}
 void FanOutSink::on_stopped(const ProxyTotals& t) {
   WSI_FAN_OUT(on_stopped(t));
 }

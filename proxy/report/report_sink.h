@@ -18,11 +18,20 @@ namespace wsi {
 enum class EventLevel : uint8_t { debug, info, warn, error };
 const char* level_name(EventLevel l);
 
+// Whether the live proxy's log budget may drop a line: every event a peer
+// can provoke may be; the start and end of the proxy (listening, shutdown,
+// stopped), the per-connection summary (conn_close) and the summaries that
+// carry counts (conn_refused_summary, log_dropped) never are.
+enum class LineClass : uint8_t { budgeted, kept };
+
 // Where formatted lines go: the proxy's log (spdlog) or a stream (decode).
 class LineOut {
  public:
   virtual ~LineOut() = default;
   virtual bool enabled(EventLevel level) const = 0;
+  // Asked before a line is formatted: enabled, and within the log budget
+  // when there is one (a line refused here is counted as dropped).
+  virtual bool admit(EventLevel level, LineClass) { return enabled(level); }
   virtual void write(EventLevel level, const std::string& line) = 0;
 };
 
@@ -79,6 +88,7 @@ struct ProxyTotals {
   uint64_t violations = 0;  // every violation flagged, reported or not
   uint64_t handshake_findings = 0;
   uint64_t tls_errors = 0;
+  uint64_t log_dropped = 0;  // lines the log budget dropped
 };
 
 class ReportSink : public ConnSink {
@@ -94,6 +104,9 @@ class ReportSink : public ConnSink {
   virtual void on_tls_end(const EventContext&, const TlsEndEvent&) {}
   virtual void on_shutdown(std::string_view /*signal*/, size_t /*open*/, uint64_t /*drain_ms*/) {}
   virtual void on_drain_over(size_t /*open*/) {}
+  // Lines the log budget dropped in the last `window_ms` (`total` since start).
+  virtual void on_log_dropped(uint64_t /*dropped*/, uint64_t /*total*/, uint64_t /*window_ms*/,
+                              uint32_t /*lines_per_second*/) {}
   virtual void on_stopped(const ProxyTotals&) {}
 };
 
@@ -173,6 +186,8 @@ class FanOutSink final : public ReportSink {
   void on_tls_end(const EventContext& c, const TlsEndEvent& e) override;
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override;
   void on_drain_over(size_t open) override;
+  void on_log_dropped(uint64_t dropped, uint64_t total, uint64_t window_ms,
+                      uint32_t lines_per_second) override;
   void on_stopped(const ProxyTotals& t) override;
 
  private:

@@ -140,7 +140,7 @@ class TextSink final : public ReportSink {
   }
 
   void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override {
-    emit(EventLevel::info, c.conn, [&] {
+    emit_kept(EventLevel::info, c.conn, [&] {
       std::string text = "connection closed after " + std::to_string(e.duration_ms) + " ms (" +
                          std::string(end_cause_id(e.ended_by)) + ")";
       for (size_t i = 0; i < 2; ++i) {
@@ -153,13 +153,21 @@ class TextSink final : public ReportSink {
                   std::to_string(st->warnings) + " warnings, " + std::to_string(st->closes) +
                   " close frames";
         }
+        if (e.dir[i].closes_unreported)
+          text += " (" + std::to_string(e.dir[i].closes_unreported) + " not logged one by one)";
       }
+      if (e.handshakes_unreported)
+        text += "\n    " + std::to_string(e.handshakes_unreported) +
+                " more handshake(s) without an upgrade, not logged one by one";
+      if (e.unanswered_unreported)
+        text += "\n    " + std::to_string(e.unanswered_unreported) +
+                " more request(s) without a response, not logged one by one";
       return text;
     });
   }
 
   void on_listening(const ListeningEvent& e) override {
-    emit(EventLevel::info, 0, [&] {
+    emit_kept(EventLevel::info, 0, [&] {
       const std::string upstream =
           e.upstream == "builtin:echo" ? "the built-in echo server" : std::string(e.upstream);
       std::string text = "wsinspect listening on " + std::string(e.address) + ", relaying to " +
@@ -180,7 +188,7 @@ class TextSink final : public ReportSink {
       return text;
     });
     if (e.upstream_insecure) {
-      emit(EventLevel::warn, 0, [&] {
+      emit_kept(EventLevel::warn, 0, [&] {
         return std::string(
             "the upstream's TLS certificate is NOT checked (--upstream-insecure): "
             "anyone on the path can impersonate it");
@@ -231,7 +239,7 @@ class TextSink final : public ReportSink {
   }
 
   void on_refusal_summary(uint64_t refused, uint64_t window_ms) override {
-    emit(EventLevel::warn, 0, [&] {
+    emit_kept(EventLevel::warn, 0, [&] {
       return std::to_string(refused) + " more connection(s) refused in the last " +
              std::to_string(window_ms / 1000) + " s (not logged one by one)";
     });
@@ -246,32 +254,55 @@ class TextSink final : public ReportSink {
   }
 
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override {
-    emit(EventLevel::info, 0, [&] {
+    emit_kept(EventLevel::info, 0, [&] {
       return std::string(signal) + ": no longer accepting; " + std::to_string(open) +
              " open connection(s) get " + std::to_string(drain_ms) + " ms to finish";
     });
   }
 
   void on_drain_over(size_t open) override {
-    emit(EventLevel::warn, 0,
-         [&] { return "drain time over: ending " + std::to_string(open) + " open connection(s)"; });
+    emit_kept(EventLevel::warn, 0, [&] {
+      return "drain time over: ending " + std::to_string(open) + " open connection(s)";
+    });
   }
 
   void on_stopped(const ProxyTotals& t) override {
-    emit(EventLevel::info, 0, [&] {
+    emit_kept(EventLevel::info, 0, [&] {
       return "stopped after " + std::to_string(t.accepted) +
              " connection(s): " + std::to_string(t.violations) + " violation(s), " +
              std::to_string(t.handshake_findings) + " handshake finding(s), " +
              std::to_string(t.upstream_errors) + " upstream error(s), " +
              std::to_string(t.tls_errors) + " TLS handshake failure(s), " +
-             std::to_string(t.refused) + " refused";
+             std::to_string(t.refused) + " refused" +
+             (t.log_dropped ? ", " + std::to_string(t.log_dropped) +
+                                  " log line(s) dropped over the log budget"
+                            : std::string());
+    });
+  }
+
+  void on_log_dropped(uint64_t dropped, uint64_t total, uint64_t window_ms,
+                      uint32_t lines_per_second) override {
+    emit_kept(EventLevel::warn, 0, [&] {
+      return std::to_string(dropped) + " log line(s) dropped in the last " +
+             std::to_string(window_ms) + " ms over the log budget of " +
+             std::to_string(lines_per_second) + " a second (--log-rate); " + std::to_string(total) +
+             " since start";
     });
   }
 
  private:
   template <class Build>
   void emit(EventLevel level, uint64_t conn, Build build) {
-    if (!out_.enabled(level)) return;
+    emit_as(LineClass::budgeted, level, conn, build);
+  }
+  // The lines the log budget never drops (see LineClass).
+  template <class Build>
+  void emit_kept(EventLevel level, uint64_t conn, Build build) {
+    emit_as(LineClass::kept, level, conn, build);
+  }
+  template <class Build>
+  void emit_as(LineClass cls, EventLevel level, uint64_t conn, Build& build) {
+    if (!out_.admit(level, cls)) return;
     if (!opts_.stamped) {
       out_.write(level, build());
       return;

@@ -23,6 +23,7 @@ from harness import (
     check_budget,
     is_event,
     require_proxy,
+    response_101,
     upgrade_request,
 )
 
@@ -137,6 +138,94 @@ class RepeatedEvents(unittest.TestCase):
             self.assertEqual(len(closes), 10)
             self.assertEqual(closed["client_to_server"]["closes"], 2000)
             self.assertEqual(closed["client_to_server"]["closes_unreported"], 1990)
+        finally:
+            proxy.stop()
+            up.close()
+
+    def test_refused_upgrades_on_keep_alive_are_capped_per_connection(self):
+        # 30 upgrade requests on one keep-alive connection, each refused with
+        # 400: 5 handshake events (--max-reports), the rest counted; before,
+        # each one was an error line.
+        up = RawUpstream()
+        proxy = Proxy(up.address, "--max-reports", "5", log_level="info")
+        try:
+            c = RawClient.connect(HOST, proxy.port)
+            conn = proxy.conn_of(c.sock)
+            s = None
+            refusal = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+            sent = bytearray()
+            for _ in range(30):
+                req = upgrade_request(f"{HOST}:{proxy.port}")[0]
+                c.send(req)
+                sent += req
+                if s is None:
+                    s = up.accept()
+                self.assertEqual(s.recv_head().raw, req)
+                s.send(refusal)
+                self.assertEqual(c.recv_head().status, 400)
+            c.close()
+            s.close()
+            closed = proxy.wait_conn_close(conn)
+            self.assertEqual(bytes(s.sent), refusal * 30)
+            self.assertEqual(closed["client_to_server"]["bytes"], len(sent))
+            handshakes = proxy.of_conn(conn, "handshake")
+            self.assertEqual(len(handshakes), 5)
+            self.assertTrue(all(h["status"] == 400 and not h["upgraded"] for h in handshakes))
+            self.assertEqual(closed["handshakes_unreported"], 25)
+        finally:
+            proxy.stop()
+            up.close()
+
+    def test_the_upgrade_after_refused_ones_is_always_reported(self):
+        # Past the cap, the handshake that upgrades still has its event.
+        up = RawUpstream()
+        proxy = Proxy(up.address, "--max-reports", "2", log_level="info")
+        try:
+            c = RawClient.connect(HOST, proxy.port)
+            conn = proxy.conn_of(c.sock)
+            s = None
+            for i in range(5):
+                req, key = upgrade_request(f"{HOST}:{proxy.port}")
+                c.send(req)
+                if s is None:
+                    s = up.accept()
+                s.recv_head()
+                if i < 4:
+                    s.sock.sendall(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n")
+                    self.assertEqual(c.recv_head().status, 426)
+            s.sock.sendall(response_101(key))
+            self.assertEqual(c.recv_head().status, 101)
+            c.close()
+            s.close()
+            closed = proxy.wait_conn_close(conn)
+            statuses = [h["status"] for h in proxy.of_conn(conn, "handshake")]
+            self.assertEqual(statuses, [426, 426, 101])
+            self.assertEqual(closed["handshakes_unreported"], 2)
+            self.assertTrue(closed["upgraded"])
+        finally:
+            proxy.stop()
+            up.close()
+
+    def test_unanswered_requests_are_capped_per_connection(self):
+        # 40 pipelined requests the server never answers: 5 http events with
+        # status 0 when the connection ends (--max-reports), the rest counted;
+        # before, each one was a warn line.
+        up = RawUpstream()
+        proxy = Proxy(up.address, "--max-reports", "5", log_level="info")
+        try:
+            c = RawClient.connect(HOST, proxy.port)
+            conn = proxy.conn_of(c.sock)
+            reqs = b"".join(f"GET /r{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(40))
+            c.send(reqs)
+            s = up.accept()
+            self.assertEqual(s.recv_exact(len(reqs)), reqs)
+            c.close()
+            s.close()
+            closed = proxy.wait_conn_close(conn)
+            unanswered = [e for e in proxy.of_conn(conn, "http") if e["status"] == 0]
+            self.assertEqual([e["path"] for e in unanswered], [f"/r{i}" for i in range(5)])
+            self.assertEqual(closed["unanswered_unreported"], 35)
+            self.assertEqual(closed["client_to_server"]["bytes"], len(reqs))
         finally:
             proxy.stop()
             up.close()
