@@ -2,7 +2,8 @@
 // load_config_file reads into) and the checks run on what it loaded.
 //
 // Oracle: every input gives a config or an error, never an exception, and
-// an error is one non-empty line naming the source, which leaves the config
+// an error is one non-empty line naming the source, with no
+// control character (what it quotes is escaped), which leaves the config
 // it was loading over untouched. A config that loads is written back as
 // TOML from the settings table (each setting as setting_text() writes it)
 // and must load again to the same settings: what the reader accepts, the
@@ -106,7 +107,10 @@ std::string to_toml(const ProxyConfig& cfg) {
 
 void check_error(const std::string& error, const char* source) {
   if (error.empty()) fail("failed without an error", "");
-  if (error.find('\n') != std::string::npos) fail("error of more than one line", error);
+  for (const char c : error) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) fail("a control character in an error", error);
+  }
   if (error.rfind(source, 0) != 0) fail("error does not name the source", error);
 }
 

@@ -29,7 +29,6 @@ namespace wsi {
 namespace {
 
 constexpr uint32_t kMaxPreview = 65536;
-constexpr uint32_t kMaxLogRate = 10'000'000;
 constexpr uint64_t kMinHighWatermark = 1024;
 constexpr std::string_view kBuiltinEcho = "builtin:echo";
 constexpr const char* kNoUpstream =
@@ -53,8 +52,28 @@ constexpr const char* kDurationSyntax =
 constexpr const char* kSizeSyntax =
     "a byte count, or a whole number with a unit, B, KiB, MiB or GiB (e.g. \"64KiB\")";
 
+// Text from the file or a flag as an error shows it: control characters
+// escaped (\n, \xNN), so an error stays one line whatever it quotes.
+std::string printable(std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string quote(std::string_view s) {
-  return "'" + std::string(s) + "'";
+  return "'" + printable(s) + "'";
 }
 
 bool is_digit(char c) {
@@ -779,15 +798,6 @@ constexpr Setting kSettings[] = {
      .value = ListValue{&ProxyConfig::redact_headers, "NAME", check_header_name},
      .help = "Also log these request headers' values as [redacted] (repeatable)",
      .default_note = "none"},
-    {.key = "log.max_lines_per_second",
-     .flag = "--log-rate",
-     .value = CountValue{.field = &ProxyConfig::log_max_lines_per_second,
-                         .max = kMaxLogRate,
-                         .unit = "lines a second"},
-     .help = "Log at most N event lines a second, with bursts of N more; lines beyond are "
-             "dropped and counted (log_dropped events, the stopped event). listening, shutdown, "
-             "stopped and conn_close are never dropped",
-     .rule = "0 means no limit"},
     {.key = "inspect.enabled",
      .flag = "--inspect",
      .value = BoolValue{&ProxyConfig::inspect},
@@ -1107,7 +1117,8 @@ bool load_config_string(std::string_view toml, const std::string& source_name, P
     cfg = std::move(updated);
     return true;
   } catch (const toml::parse_error& e) {
-    error = where(source_name, e.source().begin) + ": " + std::string(e.description());
+    // toml++ quotes the character it did not expect, a newline included.
+    error = where(source_name, e.source().begin) + ": " + printable(e.description());
   } catch (const std::exception& e) {
     error = source_name + ": " + e.what();
   }
