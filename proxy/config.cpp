@@ -29,6 +29,7 @@ namespace wsi {
 namespace {
 
 constexpr uint32_t kMaxPreview = 65536;
+constexpr uint32_t kMaxLogRate = 10'000'000;
 constexpr uint64_t kMinHighWatermark = 1024;
 constexpr std::string_view kBuiltinEcho = "builtin:echo";
 constexpr const char* kNoUpstream =
@@ -798,6 +799,15 @@ constexpr Setting kSettings[] = {
      .value = ListValue{&ProxyConfig::redact_headers, "NAME", check_header_name},
      .help = "Also log these request headers' values as [redacted] (repeatable)",
      .default_note = "none"},
+    {.key = "log.max_lines_per_second",
+     .flag = "--log-rate",
+     .value = CountValue{.field = &ProxyConfig::log_max_lines_per_second,
+                         .max = kMaxLogRate,
+                         .unit = "lines a second"},
+     .help = "Log at most N event lines a second, with bursts of N more; lines beyond are "
+             "dropped and counted (log_dropped events, the stopped event). listening, shutdown, "
+             "stopped and conn_close are never dropped",
+     .rule = "0 means no limit"},
     {.key = "inspect.enabled",
      .flag = "--inspect",
      .value = BoolValue{&ProxyConfig::inspect},
