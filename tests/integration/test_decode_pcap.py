@@ -543,6 +543,7 @@ class DecodePcap(unittest.TestCase):
         self.assertEqual(violations[0]["server_addr"], f"127.0.0.1:{port}")
         closes = [e for e in evs if e.get("event") == "close" and not e.get("synthesized")]
         self.assertEqual([c["code"] for c in closes], [1002])
+        self.assertEqual(closes[0]["caused_by"]["rule"], "reserved-bits-set")
         self.assertEqual(rc, 1)
 
 
