@@ -21,20 +21,40 @@ void put32(uint8_t* p, uint32_t v) {
   put16(p + 2, static_cast<uint16_t>(v));
 }
 
-// The one's-complement sum of 16-bit big-endian words (RFC 1071), unfolded.
+// The one's-complement sum of 16-bit words (RFC 1071), unfolded, taken in
+// the machine's byte order eight bytes at a time: the sum of byte-swapped
+// words is the byte-swapped sum (RFC 1071, 2(B)), so the folded result is
+// stored as it is. Regions summed one after the other must start at even
+// offsets of the checksummed data.
 uint64_t sum_words(const uint8_t* p, size_t n, uint64_t acc = 0) {
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    acc += (w >> 32) + (w & 0xffffffffu);
+    p += 8;
+    n -= 8;
+  }
   while (n >= 2) {
-    acc += static_cast<uint32_t>(p[0]) << 8 | p[1];
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    acc += w;
     p += 2;
     n -= 2;
   }
-  if (n) acc += static_cast<uint32_t>(p[0]) << 8;
+  if (n) {
+    const uint8_t last[2] = {p[0], 0};  // an odd byte is padded with a zero
+    uint16_t w;
+    std::memcpy(&w, last, 2);
+    acc += w;
+  }
   return acc;
 }
 
-uint16_t fold(uint64_t acc) {
+// Folded and complemented, in the byte order sum_words used.
+void put_checksum(uint8_t* at, uint64_t acc) {
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return static_cast<uint16_t>(~acc);
+  const uint16_t c = static_cast<uint16_t>(~acc);
+  std::memcpy(at, &c, 2);
 }
 
 }  // namespace
@@ -106,7 +126,7 @@ void TcpFlowSynth::segment(bool from_client, uint8_t flags, std::span<const uint
     ip[9] = kProtoTcp;
     std::memcpy(ip + 12, src.addr, 4);
     std::memcpy(ip + 16, dst.addr, 4);
-    put16(ip + 10, fold(sum_words(ip, kIp4Header)));
+    put_checksum(ip + 10, sum_words(ip, kIp4Header));
   }
   uint8_t* tcp = ip + ip_len;
   const int side = from_client ? 0 : 1;
@@ -120,13 +140,23 @@ void TcpFlowSynth::segment(bool from_client, uint8_t flags, std::span<const uint
   tcp[13] = flags;
   put16(tcp + 14, 65535);  // window
   if (!payload.empty()) std::memcpy(tcp + kTcpHeader, payload.data(), payload.size());
-  // The pseudo-header: both addresses, the protocol and the TCP length.
-  uint64_t acc = sum_words(src.addr, addr_len);
-  acc = sum_words(dst.addr, addr_len, acc);
-  acc += kProtoTcp;
-  acc += tcp_len;
-  acc = sum_words(tcp, tcp_len, acc);
-  put16(tcp + 16, fold(acc));
+  // The pseudo-header: both addresses, then (IPv4) a zero, the protocol and
+  // the 16-bit TCP length, or (IPv6) the 32-bit length, three zeros and the
+  // next header.
+  uint8_t pseudo[40] = {};
+  std::memcpy(pseudo, src.addr, addr_len);
+  std::memcpy(pseudo + addr_len, dst.addr, addr_len);
+  size_t pseudo_len;
+  if (src.v6) {
+    put32(pseudo + 32, static_cast<uint32_t>(tcp_len));
+    pseudo[39] = kProtoTcp;
+    pseudo_len = 40;
+  } else {
+    pseudo[9] = kProtoTcp;
+    put16(pseudo + 10, static_cast<uint16_t>(tcp_len));
+    pseudo_len = 12;
+  }
+  put_checksum(tcp + 16, sum_words(tcp, tcp_len, sum_words(pseudo, pseudo_len)));
   out.packet(ts_us, buf_);
 }
 
