@@ -226,6 +226,12 @@ class BothLegsTest(CaptureTestCase):
         ):
             seen = [f[2:] for f in frames if (f[0], f[1]) == (src, dst)]
             self.assertEqual(seen, ours[direction], f"{src} -> {dst}")
+        # Every checksum is right when tshark checks them (1: good).
+        r = subprocess.run([shutil.which("tshark"), "-r", str(self.pcap), "-o", "tcp.check_checksum:TRUE",
+                            "-o", "ip.check_checksum:TRUE", "-T", "fields", "-e", "ip.checksum.status",
+                            "-e", "tcp.checksum.status"], capture_output=True, text=True, timeout=60)
+        statuses = {tuple(line.split("\t")) for line in r.stdout.splitlines()}
+        self.assertEqual(statuses, {("1", "1")}, r.stderr)
 
     def test_a_reset_is_captured_on_both_legs(self):
         up = self.upstream()
