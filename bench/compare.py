@@ -38,6 +38,12 @@ required ca-file CA sni str(localhost) verifyhost localhost`; wsinspect:
 `--upstream wss://127.0.0.1:PORT --upstream-sni localhost --upstream-ca CA`).
 The server sends no session tickets and HAProxy's server line has
 no-ssl-reuse, so every connection through a proxy costs two full handshakes.
+
+Capture overhead (section 6): wsinspect inspecting, without and with
+--capture (both legs written as pcap, with rotation at 64 MiB over 2 files),
+once to the run's temporary directory on disk and once to /dev/shm (memory:
+the proxy's own cost, without the disk's), on large- and small-message
+scenarios, interleaved; the rows give the ratios to no capture.
 Rows: large and small messages as in sections 1 and 2, the handshake rate of
 sections 4's idle connections, the proxy's CPU per connection while they open,
 and its memory per idle TLS connection (linear fit over the counts, per round).
@@ -75,7 +81,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["direct", "haproxy", "relay", "inspect"]
 LABEL = {"direct": "direct", "haproxy": "HAProxy tunnel", "relay": "wsinspect --no-inspect",
-         "inspect": "wsinspect inspecting", "old-relay": "old --no-inspect", "old-inspect": "old inspecting"}
+         "inspect": "wsinspect inspecting", "capture": "wsinspect --capture",
+         "capture-shm": "--capture to /dev/shm", "old-relay": "old --no-inspect", "old-inspect": "old inspecting"}
 # The baseline's configuration each new one is compared with (--baseline).
 OLD = {"inspect": "old-inspect", "relay": "old-relay"}
 LOAD_CORE, PROXY_CORE = "0", "1"
@@ -244,6 +251,11 @@ class Bench:
                      "--upstream-sni", "localhost", "--upstream-ca", self.tls["ca"]]
         if config in ("relay", "old-relay"):
             argv.append("--no-inspect")
+        if config in ("capture", "capture-shm"):
+            where = Path("/dev/shm") / self.tmp.name if config == "capture-shm" else self.tmp
+            where.mkdir(exist_ok=True)
+            argv += ["--capture", str(where / "capture.pcap"), "--capture-max-size", "64MiB",
+                     "--capture-files", "2"]
         p = Process(pinned(PROXY_CORE, argv, self.realtime), env=self.proxy_env())
         wait_port(port)
         return p, f"127.0.0.1:{port}"
@@ -406,7 +418,8 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0, help="seconds measured per run")
     ap.add_argument("--quick", action="store_true", help="one round, shorter runs, fewer cases")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.txt"))
-    ap.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. --only 3 (latency), --only 5 (TLS)")
+    ap.add_argument("--only", default="1,2,3,4,5,6",
+                    help="sections to run, e.g. --only 3 (latency), --only 5 (TLS), --only 6 (capture)")
     ap.add_argument("--latency-rounds", type=int, default=5, help="rounds of the latency section (not with --quick)")
     ap.add_argument("--no-realtime", dest="realtime", action="store_false",
                     help="latency section at normal priority even when SCHED_FIFO is possible")
@@ -524,6 +537,21 @@ def main():
                 for runs in part.values() for c in tls_configs for r in runs[c]}
         if any(TLS_SUITE not in x or "TLSv1.3" not in x for x in seen):
             raise RuntimeError(f"section 5: negotiated {seen}, not TLS 1.3 with {TLS_SUITE}")
+
+    capture = {}
+    if 6 in only:
+        print("== 6. capture overhead (wsinspect inspecting, without and with --capture)")
+        cap_configs = ["inspect", "capture"] + (["capture-shm"] if Path("/dev/shm").is_dir() else [])
+        for size, kind, direction in ((16384, "text-ascii", "c2s"), (16384, "binary", "s2c")):
+            name = f"{size // 1024} KiB {kind} {direction}"
+            capture[name] = ("MB/s", lambda r: r["mb_per_sec"], b.interleaved(
+                name, ["--connections", "8", "--size", str(size), "--kind", kind,
+                       "--direction", direction, "--duration", d] + warm, configs=cap_configs))
+        name = "64 B text, 100 conns"
+        capture[name] = ("msg/s", lambda r: r["messages_per_sec"], b.interleaved(
+            name, ["--connections", "100", "--size", "64", "--kind", "text-ascii", "--closed-loop",
+                   "--inflight", "4", "--duration", d] + warm, configs=cap_configs))
+        shutil.rmtree(Path("/dev/shm") / b.tmp.name, ignore_errors=True)  # the captures in memory
 
     # --- the table -----------------------------------------------------------------------------
     t.add(f"wsinspect benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
@@ -752,6 +780,19 @@ def main():
                 per_gb = [r["proxy_cpu_s"] / ((r["bytes_sent"] + r["bytes_received"]) / 1e9)
                           for runs in tls_large.values() for r in runs[c] if r["bytes_sent"] + r["bytes_received"]]
                 t.add(f"   {LABEL[c]:24s} {med(per_gb):.3f} CPU s/GB")
+        t.add()
+    if capture:
+        t.add("6. capture overhead: wsinspect inspecting, without and with --capture (both legs as pcap)")
+        cols = [c for c in ("inspect", "capture", "capture-shm") if c in next(iter(capture.values()))[2]]
+        names = {"inspect": "inspecting", "capture": "capture, disk", "capture-shm": "capture, /dev/shm"}
+        t.add(f"{'':34s} " + " ".join(f"{names[c]:>17s}" for c in cols) +
+              "".join(f" {'vs none':>8s}" for c in cols[1:]))
+        for name, (unit, key, runs) in capture.items():
+            vals = {c: [key(r) for r in runs[c]] for c in cols}
+            base = med(vals["inspect"])
+            cells = " ".join(f"{med(v):>12,.0f}{spread(v):>5}" for v in vals.values())
+            ratios = "".join(f" {med(vals[c]) / base if base else float('nan'):>7.2f}x" for c in cols[1:])
+            t.add(f"{name:34s} {cells}{ratios}  {unit}")
         t.add()
     t.add("targets")
     summary = {}
