@@ -59,9 +59,14 @@ std::string joined(const std::vector<std::string>& words) {
   return out;
 }
 
+const std::vector<wsi::SettingInfo>& table() {
+  static const std::vector<wsi::SettingInfo> t = wsi::setting_table();
+  return t;
+}
+
 std::string settings_of(const ProxyConfig& cfg) {
   std::string out;
-  for (const wsi::SettingInfo& s : wsi::setting_table())
+  for (const wsi::SettingInfo& s : table())
     out += std::string(s.key) + "=" + wsi::setting_text(cfg, s.key).value_or("<none>") + "\n";
   return out;
 }
@@ -80,7 +85,7 @@ bool flag_can_carry(const std::vector<std::string>& items) {
 // `wsinspect proxy` with every setting that is not at its default given as a flag.
 std::vector<std::string> as_flags(const ProxyConfig& cfg) {
   std::vector<std::string> words{"proxy"};
-  for (const wsi::SettingInfo& s : wsi::setting_table()) {
+  for (const wsi::SettingInfo& s : table()) {
     const std::string text = wsi::setting_text(cfg, s.key).value_or("");
     if (text == s.default_value) continue;  // "--upstream=" is refused, rightly
     if (s.kind != wsi::SettingKind::list) {
