@@ -20,9 +20,12 @@ std::string explain(const std::string& path, const std::string& what) {
   std::string s = what;
   if (what.find("different from the type of the first interface") != std::string::npos ||
       what.find("interfaces with different link") != std::string::npos) {
-    s += " (libpcap reads a pcapng file only when all its interfaces have one link type; write "
-         "one file per interface, e.g. `tshark -r " +
-         path + " -Y frame.interface_id==N -w part.pcapng` for each N, and decode each)";
+    s += " (libpcap reads a pcapng file only when all its interfaces have one link type; split "
+         "it per interface N: `tshark -r " +
+         path +
+         " -Y frame.interface_id==N -w partN.pcapng`, then `editcap -F pcap -T ENCAP "
+         "partN.pcapng partN.pcap` with that interface's encapsulation (ether, linux-sll, "
+         "rawip, ...: editcap -T lists them), and decode each part)";
   }
   return s;
 }
