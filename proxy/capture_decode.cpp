@@ -94,7 +94,8 @@ class CaptureDecoder::Labelled final : public LineOut {
       return;
     }
     if (json_) {
-      line_.assign("{").append(label_json_);
+      line_.assign("{").append(ts_json_).append(",\"level\":\"").append(level_name(level));
+      line_.append("\",").append(label_json_);
       if (line.size() > 2)
         line_.append(",").append(line, 1);
       else
@@ -108,9 +109,11 @@ class CaptureDecoder::Labelled final : public LineOut {
   void set(uint64_t id, const std::string& client, const std::string& server, bool midstream,
            uint64_t ms) {
     ms_ = ms;
+    ts_json_.clear();
+    JsonWriter(ts_json_).field("ts", utc_time(ms, true));
     label_json_.clear();
     JsonWriter w(label_json_);
-    w.field("ts", utc_time(ms, true)).field("conn", id).field("client_addr", client);
+    w.field("conn", id).field("client_addr", client);
     w.field("server_addr", server);
     if (midstream) w.field("midstream", true);
     label_text_ = "#" + std::to_string(id) + " " + client + " > " + server +
@@ -122,7 +125,9 @@ class CaptureDecoder::Labelled final : public LineOut {
   LineOut& out_;
   bool json_;
   uint64_t ms_ = 0;
-  std::string label_json_;  // "\"ts\":...": the members that lead each object
+  // The members that lead each object: the time, the level, then these.
+  std::string ts_json_;
+  std::string label_json_;
   std::string label_text_;
   std::string line_;
 };

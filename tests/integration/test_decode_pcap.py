@@ -17,7 +17,7 @@ carrying connections built from the project's vectors:
 - a real capture by dumpcap or tcpdump on the loopback interface of a raw
   WebSocket exchange with a corrupted frame (skipped when neither can capture).
 
-Lines of a capture carry ts, conn, client_addr and server_addr (and
+Lines of a capture carry ts, level, conn, client_addr and server_addr (and
 midstream); they are dropped before comparing with the other decode modes.
 """
 
@@ -49,7 +49,7 @@ from test_conn_vectors import load as load_conn_vector
 from test_conn_vectors import render
 
 HANDSHAKE_VECTORS = REPO / "tests" / "vectors" / "handshake"
-LABEL_FIELDS = ("ts", "conn", "client_addr", "server_addr", "midstream")
+LABEL_FIELDS = ("ts", "level", "conn", "client_addr", "server_addr", "midstream")
 
 SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
 
