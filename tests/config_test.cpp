@@ -181,7 +181,7 @@ TEST(ConfigFile, ChoicesAndDottedKeys) {
 TEST(ConfigFile, UnknownTopLevelKeyNamesKeyLineAndColumn) {
   EXPECT_EQ(load_error("listen = \"127.0.0.1:1\"\n\nlistne = \"x\"\n"),
             "t.toml:3:1: unknown key 'listne' (known here: listen, upstream, keep_host, log, "
-            "inspect, timeouts, limits, tls, upstream_tls, forward, shutdown)");
+            "inspect, timeouts, limits, tls, upstream_tls, forward, capture, shutdown)");
 }
 
 TEST(ConfigFile, UnknownKeyInsideTableNamesKeyLineAndColumn) {
@@ -635,6 +635,7 @@ std::string sample(const SettingInfo& s, int which) {
     case SettingKind::text:
       return which == 0 ? "events-0.log" : "events-1.log";
     case SettingKind::address:
+      if (s.type.find("/BITS") != std::string::npos) return which == 0 ? "10.0.0.0/8" : "::1";
       return which == 0 ? "127.0.0.2:7" : "127.0.0.3:8";
     case SettingKind::choice: {
       std::vector<std::string> others;
@@ -750,6 +751,11 @@ TEST(ConfigTable, EveryMemberHasARow) {
   EXPECT_NE(cfg.high_watermark, d.high_watermark);
   EXPECT_NE(cfg.low_watermark, d.low_watermark);
   EXPECT_NE(cfg.max_connections, d.max_connections);
+  EXPECT_NE(cfg.capture_file, d.capture_file);
+  EXPECT_NE(cfg.capture_max_size, d.capture_max_size);
+  EXPECT_NE(cfg.capture_max_files, d.capture_max_files);
+  EXPECT_NE(cfg.capture_path, d.capture_path);
+  EXPECT_NE(cfg.capture_client, d.capture_client);
   EXPECT_NE(cfg.shutdown_close_frames, d.shutdown_close_frames);
 }
 
