@@ -287,6 +287,12 @@ void Server::maybe_stop() {
   report_log_dropped(true);
   ProxyTotals totals = counts_.totals();
   totals.log_dropped = log_.budget().dropped();
+  if (capture_) {
+    capture_->flush();
+    totals.capture = true;
+    totals.capture_packets = capture_->packets();
+    totals.capture_dropped = capture_->dropped();
+  }
   report_.on_stopped(totals);
   if (drain_timer_open_) {
     drain_timer_open_ = false;

@@ -338,6 +338,8 @@ class JsonSink final : public ReportSink {
           .field("handshake_findings", t.handshake_findings)
           .field("tls_errors", t.tls_errors)
           .field("log_dropped", t.log_dropped);
+      if (t.capture)
+        w.field("capture_packets", t.capture_packets).field("capture_dropped", t.capture_dropped);
     });
   }
 

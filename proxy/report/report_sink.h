@@ -89,6 +89,9 @@ struct ProxyTotals {
   uint64_t handshake_findings = 0;
   uint64_t tls_errors = 0;
   uint64_t log_dropped = 0;  // lines the log budget dropped
+  bool capture = false;      // --capture: its packets written and dropped
+  uint64_t capture_packets = 0;
+  uint64_t capture_dropped = 0;
 };
 
 class ReportSink : public ConnSink {

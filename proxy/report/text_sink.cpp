@@ -276,7 +276,10 @@ class TextSink final : public ReportSink {
              std::to_string(t.refused) + " refused" +
              (t.log_dropped ? ", " + std::to_string(t.log_dropped) +
                                   " log line(s) dropped over the log budget"
-                            : std::string());
+                            : std::string()) +
+             (t.capture_dropped ? ", " + std::to_string(t.capture_dropped) +
+                                      " captured packet(s) dropped (the disk fell behind)"
+                                : std::string());
     });
   }
 

@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -18,7 +20,6 @@ namespace {
 constexpr int kSnapLength = 262144;
 constexpr uint64_t kFileHeader = 24;    // pcap's file header
 constexpr uint64_t kRecordHeader = 16;  // and each packet's
-constexpr uint64_t kFlushEveryUs = 250'000;
 constexpr size_t kRequestLineLimit = 8192;
 
 // Initial sequence numbers differ between flows (splitmix64 of a counter).
@@ -134,7 +135,17 @@ bool CaptureFile::open(const CaptureSettings& s, std::string& error) {
   clock_gettime(CLOCK_REALTIME, &wall);
   epoch_us_ = static_cast<uint64_t>(wall.tv_sec) * 1'000'000 + wall.tv_nsec / 1000;
   start_ns_ = uv_hrtime();
-  return open_file(error);
+  {
+    std::lock_guard<std::mutex> lock(file_mutex_);
+    if (!open_file(error)) return false;
+  }
+  // Signals stay with the loop's thread: the writer starts with them blocked.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  thread_ = std::thread([this] { writer(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return true;
 }
 
 bool CaptureFile::open_file(std::string& error) {
@@ -170,18 +181,40 @@ bool CaptureFile::open_file(std::string& error) {
 }
 
 bool CaptureFile::reopen(std::string& error) {
+  flush();
+  std::lock_guard<std::mutex> lock(file_mutex_);
   if (!dumper_) return true;
   return open_file(error);
 }
 
 void CaptureFile::flush() {
-  if (dumper_ && pcap_dump_flush(dumper_) != 0) ++write_errors_;
+  last_hand_off_us_ = now_us();
+  if (gathering_.bytes.empty()) return;
+  Chunk c = std::move(gathering_);
+  gathering_ = Chunk{};
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (stopping_ || queued_bytes_ + c.bytes.size() > kQueueLimit) {
+      dropped_ += c.packets;  // the disk is that far behind: these packets are lost
+      return;
+    }
+    queued_bytes_ += c.bytes.size();
+    queue_.push_back(std::move(c));
+  }
+  wake_.notify_one();
 }
 
 void CaptureFile::close() {
-  if (!dumper_) return;
+  if (!thread_.joinable()) return;
   flush();
-  pcap_dump_close(dumper_);
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+  std::lock_guard<std::mutex> lock(file_mutex_);
+  if (dumper_) pcap_dump_close(dumper_);
   dumper_ = nullptr;
 }
 
@@ -189,9 +222,71 @@ uint64_t CaptureFile::now_us() const {
   return epoch_us_ + (uv_hrtime() - start_ns_) / 1000;
 }
 
+void CaptureFile::packet(uint64_t ts_us, std::span<const uint8_t> ip) {
+  if (!thread_.joinable()) return;
+  ++packets_;
+  std::vector<uint8_t>& b = gathering_.bytes;
+  if (b.empty()) b.reserve(kChunk + 64 * 1024);
+  const size_t at = b.size();
+  const uint32_t len = static_cast<uint32_t>(ip.size());
+  b.resize(at + 12 + ip.size());
+  std::memcpy(b.data() + at, &ts_us, 8);
+  std::memcpy(b.data() + at + 8, &len, 4);
+  std::memcpy(b.data() + at + 12, ip.data(), ip.size());
+  ++gathering_.packets;
+  if (b.size() >= kChunk || ts_us - last_hand_off_us_ >= kHandOffEveryUs) flush();
+}
+
+// The writer thread: chunks in order, the file flushed whenever the queue is
+// empty, so that a capture is complete on disk soon after the traffic.
+void CaptureFile::writer() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything is written
+    Chunk c = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> file(file_mutex_);
+      write_chunk(c);
+    }
+    lock.lock();
+    queued_bytes_ -= c.bytes.size();
+    if (queue_.empty()) {
+      lock.unlock();
+      std::lock_guard<std::mutex> file(file_mutex_);
+      if (dumper_) pcap_dump_flush(dumper_);
+      lock.lock();
+    }
+  }
+}
+
+void CaptureFile::write_chunk(const Chunk& c) {
+  const uint8_t* p = c.bytes.data();
+  const uint8_t* end = p + c.bytes.size();
+  while (p < end) {
+    uint64_t ts_us;
+    uint32_t len;
+    std::memcpy(&ts_us, p, 8);
+    std::memcpy(&len, p + 8, 4);
+    const uint8_t* ip = p + 12;
+    p = ip + len;
+    if (!dumper_) continue;  // a rotation failed: the capture has stopped
+    const uint64_t record = kRecordHeader + len;
+    if (file_bytes_ + record > settings_.max_size && file_bytes_ > kFileHeader) rotate();
+    if (!dumper_) continue;
+    pcap_pkthdr h{};
+    h.ts.tv_sec = static_cast<time_t>(ts_us / 1'000'000);
+    h.ts.tv_usec = static_cast<suseconds_t>(ts_us % 1'000'000);
+    h.caplen = h.len = len;
+    pcap_dump(reinterpret_cast<u_char*>(dumper_), &h, ip);
+    file_bytes_ += record;
+  }
+}
+
 // FILE becomes FILE.1, FILE.1 becomes FILE.2, ...; the oldest is replaced.
 void CaptureFile::rotate() {
-  flush();
   pcap_dump_close(dumper_);
   dumper_ = nullptr;
   const std::string& path = settings_.path;
@@ -201,27 +296,7 @@ void CaptureFile::rotate() {
   }
   ++rotations_;
   std::string error;
-  if (!open_file(error)) ++write_errors_;  // the capture stops; the proxy goes on
-}
-
-void CaptureFile::packet(uint64_t ts_us, std::span<const uint8_t> ip) {
-  if (!dumper_) return;
-  const uint64_t record = kRecordHeader + ip.size();
-  if (file_bytes_ + record > settings_.max_size && file_bytes_ > kFileHeader) {
-    rotate();
-    if (!dumper_) return;
-  }
-  pcap_pkthdr h{};
-  h.ts.tv_sec = static_cast<time_t>(ts_us / 1'000'000);
-  h.ts.tv_usec = static_cast<suseconds_t>(ts_us % 1'000'000);
-  h.caplen = h.len = static_cast<bpf_u_int32>(ip.size());
-  pcap_dump(reinterpret_cast<u_char*>(dumper_), &h, ip.data());
-  file_bytes_ += record;
-  ++packets_;
-  if (ts_us - last_flush_us_ >= kFlushEveryUs) {
-    last_flush_us_ = ts_us;
-    flush();
-  }
+  open_file(error);  // on failure the capture stops; the proxy goes on
 }
 
 // ---- one connection --------------------------------------------------------------------

@@ -7,7 +7,8 @@
 // it is created readable by its owner only, since it holds every secret
 // that crossed the proxy.
 //
-//   CaptureFile   the file: rotation at a size, reopening on SIGHUP
+//   CaptureFile   the file: a writer thread, rotation at a size, reopening
+//                 on SIGHUP
 //   CaptureConn   one connection's packets, held until its filter is decided
 //   CaptureTap    a Transport over a leg's transport that records its bytes
 #pragma once
@@ -15,11 +16,15 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "parser/net/tcp_synth.h"
@@ -47,18 +52,29 @@ struct CaptureSettings {
 
 IpEndpoint ip_endpoint(const sockaddr* sa);
 
+// The loop never waits for the disk: packets are gathered in chunks that a
+// writer thread of the file's own writes with libpcap. When the disk falls
+// behind by more than kQueueLimit, chunks are dropped and counted (as a
+// capture on a busy interface drops packets); the relay goes on unslowed.
 class CaptureFile final : public PacketOut {
  public:
+  static constexpr size_t kChunk = 256 * 1024;          // handed to the writer when full
+  static constexpr size_t kQueueLimit = 64u << 20;      // bytes waiting for the disk at most
+  static constexpr uint64_t kHandOffEveryUs = 100'000;  // and at least this often
+
   CaptureFile() = default;
   ~CaptureFile() override;
   CaptureFile(const CaptureFile&) = delete;
   CaptureFile& operator=(const CaptureFile&) = delete;
 
-  // Creates (truncates) the file, mode 0600, with its pcap header.
+  // Creates (truncates) the file, mode 0600, with its pcap header, and
+  // starts the writer.
   bool open(const CaptureSettings& s, std::string& error);
   // SIGHUP: a new file at the same path (logrotate moved the old one).
   bool reopen(std::string& error);
+  // What is gathered goes to the writer, which writes it out.
   void flush();
+  // Everything handed over is written; the writer stops.
   void close();
 
   const CaptureSettings& settings() const { return settings_; }
@@ -68,23 +84,39 @@ class CaptureFile final : public PacketOut {
   void packet(uint64_t ts_us, std::span<const uint8_t> ip) override;
 
   uint64_t packets() const { return packets_; }
-  uint64_t rotations() const { return rotations_; }
-  uint64_t write_errors() const { return write_errors_; }
+  uint64_t dropped() const { return dropped_; }
 
  private:
-  bool open_file(std::string& error);
+  struct Chunk {
+    std::vector<uint8_t> bytes;  // records: ts_us (8 bytes), length (4), the packet
+    uint64_t packets = 0;
+  };
+  bool open_file(std::string& error);  // with file_mutex_ held
   void rotate();
+  void write_chunk(const Chunk& c);
+  void writer();
 
   CaptureSettings settings_;
+  uint64_t epoch_us_ = 0;  // wall clock at start ...
+  uint64_t start_ns_ = 0;  // ... and the monotonic clock then
+  // The loop's side.
+  Chunk gathering_;
+  uint64_t last_hand_off_us_ = 0;
+  uint64_t packets_ = 0;
+  uint64_t dropped_ = 0;
+  // Between the loop and the writer.
+  std::mutex queue_mutex_;
+  std::condition_variable wake_;
+  std::deque<Chunk> queue_;
+  size_t queued_bytes_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+  // The writer's side (and reopen's, which takes the lock).
+  std::mutex file_mutex_;
   pcap_t* pcap_ = nullptr;  // the link type and snapshot length of the dumper
   pcap_dumper_t* dumper_ = nullptr;
   uint64_t file_bytes_ = 0;
-  uint64_t last_flush_us_ = 0;
-  uint64_t packets_ = 0;
   uint64_t rotations_ = 0;
-  uint64_t write_errors_ = 0;
-  uint64_t epoch_us_ = 0;  // wall clock at start ...
-  uint64_t start_ns_ = 0;  // ... and the monotonic clock then
 };
 
 // One connection: its two flows, written to the file once its filter says

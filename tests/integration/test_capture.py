@@ -194,6 +194,10 @@ class BothLegsTest(CaptureTestCase):
         proxy.stop()
         self.assertEqual(stat.S_IMODE(os.stat(self.pcap).st_mode), 0o600)
         legs = flows(self.pcap)
+        # stopped counts the packets written (all of them: none dropped).
+        stopped = proxy.wait_for(is_event("stopped"))
+        self.assertEqual(stopped.get("capture_dropped"), 0, stopped)
+        self.assertEqual(stopped.get("capture_packets"), len(read_pcap(self.pcap)[1]), stopped)
         client_leg = legs[(HOST, client_port, HOST, proxy.port)]
         upstream_leg = legs[(HOST, upstream_local, HOST, up.port)]
         self.assertEqual(len(legs), 2, sorted(legs))
