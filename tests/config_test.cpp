@@ -56,6 +56,11 @@ void expect_same(const ProxyConfig& a, const ProxyConfig& b) {
   EXPECT_EQ(a.high_watermark, b.high_watermark);
   EXPECT_EQ(a.low_watermark, b.low_watermark);
   EXPECT_EQ(a.max_connections, b.max_connections);
+  EXPECT_EQ(a.capture_file, b.capture_file);
+  EXPECT_EQ(a.capture_max_size, b.capture_max_size);
+  EXPECT_EQ(a.capture_max_files, b.capture_max_files);
+  EXPECT_EQ(a.capture_path, b.capture_path);
+  EXPECT_EQ(a.capture_client, b.capture_client);
   EXPECT_EQ(a.shutdown_close_frames, b.shutdown_close_frames);
 }
 
