@@ -99,7 +99,8 @@ void expect_segment(const TcpPacket& p, bool v6 = false) {
 const Bytes kSeg = tcp(40000, 80, 123456, tcp_flag::ack, kPayload);
 
 TEST(Packet, EthernetIpv4) {
-  const TcpPacket p = parse_packet(linktype::ethernet, ethernet(ipv4(kSeg), 0x0800));
+  const Bytes frame = ethernet(ipv4(kSeg), 0x0800);  // the packet's views point into it
+  const TcpPacket p = parse_packet(linktype::ethernet, frame);
   expect_segment(p);
   EXPECT_EQ(format_endpoint(p.src), "10.0.0.1:40000");
   EXPECT_EQ(format_endpoint(p.dst), "10.0.0.2:80");
@@ -117,7 +118,8 @@ TEST(Packet, VlanTagsAndQinQ) {
 }
 
 TEST(Packet, EthernetIpv6WithExtensionHeader) {
-  const TcpPacket p = parse_packet(linktype::ethernet, ethernet(ipv6(kSeg, true), 0x86dd));
+  const Bytes frame = ethernet(ipv6(kSeg, true), 0x86dd);
+  const TcpPacket p = parse_packet(linktype::ethernet, frame);
   expect_segment(p, true);
   EXPECT_EQ(format_endpoint(p.src), "[::1]:40000");
   EXPECT_EQ(format_endpoint(p.dst), "[2001:db8::2]:80");
@@ -171,8 +173,8 @@ TEST(Packet, TcpOptionsAreSkipped) {
 }
 
 TEST(Packet, SnapLengthCutKeepsTheClaimedLength) {
-  Bytes ip = ipv4(kSeg);
-  ip.resize(ip.size() - 3);
+  const Bytes whole = ipv4(kSeg);
+  const Bytes ip(whole.begin(), whole.end() - 3);  // the capture kept all but 3 bytes
   const TcpPacket p = parse_packet(linktype::raw, ip);
   ASSERT_EQ(p.kind, PacketKind::tcp);
   EXPECT_EQ(p.payload.size(), 1u);
