@@ -148,32 +148,39 @@ bool CaptureFile::open(const CaptureSettings& s, std::string& error) {
   return true;
 }
 
-bool CaptureFile::open_file(std::string& error) {
+pcap_dumper_t* CaptureFile::create_file(std::string& error) {
   const std::string& path = settings_.path;
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     error = "cannot open the capture " + path + ": " + std::strerror(errno);
-    return false;
+    return nullptr;
   }
   // An existing file keeps its mode under O_CREAT: it holds secrets too.
   if (fchmod(fd, 0600) != 0) {
     error = "cannot make the capture " + path + " private: " + std::strerror(errno);
     ::close(fd);
-    return false;
+    return nullptr;
   }
   FILE* f = fdopen(fd, "wb");
   if (!f) {
     error = "cannot open the capture " + path + ": " + std::strerror(errno);
     ::close(fd);
-    return false;
+    return nullptr;
   }
   setvbuf(f, nullptr, _IOFBF, 256 * 1024);
+  // pcap_ only gives the link type and snapshot length: the loop and the
+  // writer may both create files with it.
   pcap_dumper_t* d = pcap_dump_fopen(pcap_, f);
   if (!d) {
     error = "cannot write the capture " + path + ": " + pcap_geterr(pcap_);
     std::fclose(f);
-    return false;
   }
+  return d;
+}
+
+bool CaptureFile::open_file(std::string& error) {
+  pcap_dumper_t* d = create_file(error);
+  if (!d) return false;
   if (dumper_) pcap_dump_close(dumper_);
   dumper_ = d;
   file_bytes_ = kFileHeader;
@@ -181,10 +188,18 @@ bool CaptureFile::open_file(std::string& error) {
 }
 
 bool CaptureFile::reopen(std::string& error) {
-  flush();
-  std::lock_guard<std::mutex> lock(file_mutex_);
-  if (!dumper_) return true;
-  return open_file(error);
+  if (!thread_.joinable()) return true;
+  pcap_dumper_t* d = create_file(error);
+  if (!d) return false;
+  flush();  // what came before the signal, for the old file
+  Chunk marker;
+  marker.next_file = d;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.push_back(std::move(marker));  // never dropped: it holds the new file
+  }
+  wake_.notify_one();
+  return true;
 }
 
 void CaptureFile::flush() {
@@ -249,6 +264,11 @@ void CaptureFile::writer() {
     lock.unlock();
     {
       std::lock_guard<std::mutex> file(file_mutex_);
+      if (c.next_file) {
+        if (dumper_) pcap_dump_close(dumper_);
+        dumper_ = c.next_file;
+        file_bytes_ = kFileHeader;
+      }
       write_chunk(c);
     }
     lock.lock();

@@ -70,7 +70,8 @@ class CaptureFile final : public PacketOut {
   // Creates (truncates) the file, mode 0600, with its pcap header, and
   // starts the writer.
   bool open(const CaptureSettings& s, std::string& error);
-  // SIGHUP: a new file at the same path (logrotate moved the old one).
+  // SIGHUP: a new file at the same path (logrotate moved the old one); the
+  // packets captured before go to the old file, those after to the new one.
   bool reopen(std::string& error);
   // What is gathered goes to the writer, which writes it out.
   void flush();
@@ -90,8 +91,12 @@ class CaptureFile final : public PacketOut {
   struct Chunk {
     std::vector<uint8_t> bytes;  // records: ts_us (8 bytes), length (4), the packet
     uint64_t packets = 0;
+    // SIGHUP: the file to go on in, once the chunks before this one are written.
+    pcap_dumper_t* next_file = nullptr;
   };
-  bool open_file(std::string& error);  // with file_mutex_ held
+  // A new file at the path, with its header; null with `error`.
+  pcap_dumper_t* create_file(std::string& error);
+  bool open_file(std::string& error);  // the writer's file, with file_mutex_ held
   void rotate();
   void write_chunk(const Chunk& c);
   void writer();
