@@ -70,18 +70,34 @@ bool is_certificate_rejection(int alert) {
   return alert == 42 || alert == 43 || alert == 44 || alert == 45 || alert == 46 || alert == 48;
 }
 
+const char* peer_name(const TlsFailureFacts& f) {
+  return f.role == TlsRole::server ? "the client" : "the upstream";
+}
+
+// The alert the peer sent (-1: none); OpenSSL reports a received alert as
+// reason 1000 + its description.
+int received_alert(const TlsFailureFacts& f) {
+  if (f.alert_received < 0 && f.reason > SSL_AD_REASON_OFFSET)
+    return f.reason - SSL_AD_REASON_OFFSET;
+  return f.alert_received;
+}
+
+// What every explanation begins with: the peer's alert and OpenSSL's words.
+TlsFailure failure_facts(const TlsFailureFacts& f, int alert) {
+  TlsFailure out;
+  if (alert >= 0)
+    out.alert = tls_alert_name(alert) + " (" + std::to_string(alert) + ") from " + peer_name(f);
+  out.reason = f.reason_text;
+  return out;
+}
+
 }  // namespace
 
 TlsFailure explain_tls_failure(const TlsFailureFacts& f) {
-  TlsFailure out;
   const bool server = f.role == TlsRole::server;
-  const char* peer = server ? "the client" : "the upstream";
-  int alert = f.alert_received;
-  // OpenSSL reports a received alert as reason 1000 + its description.
-  if (alert < 0 && f.reason > SSL_AD_REASON_OFFSET) alert = f.reason - SSL_AD_REASON_OFFSET;
-  if (alert >= 0)
-    out.alert = tls_alert_name(alert) + " (" + std::to_string(alert) + ") from " + peer;
-  out.reason = f.reason_text;
+  const char* peer = peer_name(f);
+  const int alert = received_alert(f);
+  TlsFailure out = failure_facts(f, alert);
 
   auto set = [&](const char* id, std::string text) {
     out.id = id;
@@ -183,14 +199,9 @@ TlsFailure explain_tls_failure(const TlsFailureFacts& f) {
 }
 
 TlsFailure explain_tls_stream_failure(const TlsFailureFacts& f) {
-  TlsFailure out;
-  const bool server = f.role == TlsRole::server;
-  const std::string peer = server ? "the client" : "the upstream";
-  int alert = f.alert_received;
-  if (alert < 0 && f.reason > SSL_AD_REASON_OFFSET) alert = f.reason - SSL_AD_REASON_OFFSET;
-  if (alert >= 0)
-    out.alert = tls_alert_name(alert) + " (" + std::to_string(alert) + ") from " + peer;
-  out.reason = f.reason_text;
+  const std::string peer = peer_name(f);
+  const int alert = received_alert(f);
+  TlsFailure out = failure_facts(f, alert);
   auto set = [&](const char* id, std::string text) {
     out.id = id;
     out.explanation = std::move(text);
