@@ -54,11 +54,13 @@ void Session::start() {
   sockaddr_storage peer{};
   int len = sizeof peer;
   std::string client_addr;
-  if (uv_tcp_getpeername(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
-    client_addr = format_address(reinterpret_cast<sockaddr*>(&peer));
+  const bool have_peer =
+      uv_tcp_getpeername(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+  if (have_peer) client_addr = format_address(reinterpret_cast<sockaddr*>(&peer));
   client_tcp_.set_nodelay();
   server_.report().on_conn_open({id_, started_ms_}, client_addr);
-  if (CaptureFile* capture = server_.capture()) start_capture(*capture);
+  if (CaptureFile* capture = server_.capture(); capture && have_peer)
+    start_capture(*capture, reinterpret_cast<const sockaddr*>(&peer));
   if (const TlsContext* tls = server_.listener_tls()) {
     client_tls_ = std::make_unique<TlsTransport>(client_tcp_, *tls, TlsRole::server,
                                                  server_.read_buffer(), client_handler());
@@ -92,13 +94,11 @@ void Session::start() {
   connect_upstream(server_.upstream_host(), server_.upstream_port());
 }
 
-void Session::start_capture(CaptureFile& file) {
-  sockaddr_storage peer{}, local{};
-  int pl = sizeof peer, ll = sizeof local;
-  if (uv_tcp_getpeername(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&peer), &pl) != 0 ||
-      uv_tcp_getsockname(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&local), &ll) != 0)
-    return;
-  const IpEndpoint client = ip_endpoint(reinterpret_cast<sockaddr*>(&peer));
+void Session::start_capture(CaptureFile& file, const sockaddr* peer) {
+  sockaddr_storage local{};
+  int ll = sizeof local;
+  if (uv_tcp_getsockname(client_tcp_.tcp(), reinterpret_cast<sockaddr*>(&local), &ll) != 0) return;
+  const IpEndpoint client = ip_endpoint(peer);
   const CaptureSettings& s = file.settings();
   if (s.client && !s.client->contains(client)) return;
   capture_ =

@@ -82,7 +82,8 @@ class Session final : public TransportHandler {
   }
   void update_reading(Transport& t);
   // --capture: taps over both legs when this client is to be captured.
-  void start_capture(CaptureFile& file);
+  // `peer` is the client's address.
+  void start_capture(CaptureFile& file, const sockaddr* peer);
   // Who a new TLS layer (or TCP) reports to: the leg's tap, or the session.
   TransportHandler& client_handler() {
     return client_tap_ ? static_cast<TransportHandler&>(*client_tap_) : *this;

@@ -46,7 +46,6 @@ class TcpFlowSynth {
   // A reset from that side; the flow is over after it.
   void reset(bool from_client, uint64_t ts_us, PacketOut& out);
 
-  bool opened() const { return opened_; }
   bool over() const { return reset_ || (fin_[0] && fin_[1]); }
 
  private:

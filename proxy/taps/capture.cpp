@@ -314,7 +314,6 @@ void CaptureFile::rotate() {
     const std::string from = i == 1 ? path : path + "." + std::to_string(i - 1);
     std::rename(from.c_str(), (path + "." + std::to_string(i)).c_str());
   }
-  ++rotations_;
   std::string error;
   open_file(error);  // on failure the capture stops; the proxy goes on
 }

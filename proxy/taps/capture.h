@@ -121,7 +121,6 @@ class CaptureFile final : public PacketOut {
   pcap_t* pcap_ = nullptr;  // the link type and snapshot length of the dumper
   pcap_dumper_t* dumper_ = nullptr;
   uint64_t file_bytes_ = 0;
-  uint64_t rotations_ = 0;
 };
 
 // One connection: its two flows, written to the file once its filter says
