@@ -126,20 +126,31 @@ void ConnectionInspector::assume_websocket(uint64_t now_ms) {
   if (phase_ != Phase::http || any_request_) return;
   phase_ = Phase::websocket;
   upgraded_ = true;
+  start_frames(nullptr);  // the extensions are unknown
+}
+
+// Both directions' frame readers once the connection is WebSocket: the
+// inspectors (with what the handshake negotiated, when it was seen), or,
+// without inspection, trackers of frame boundaries only.
+void ConnectionInspector::start_frames(const Negotiated* n) {
+  if (!cfg_.inspect) {
+    frames_[0].emplace<BoundaryTracker>();
+    frames_[1].emplace<BoundaryTracker>();
+    return;
+  }
   InspectorConfig base;
+  if (n) {
+    base.deflate_negotiated = n->deflate;
+    base.deflate = n->deflate_params;
+  }
   base.max_message_size = cfg_.max_message_size;
   base.max_reports_per_rule = cfg_.max_reports_per_rule;
   base.want_payload = cfg_.preview > 0;
   if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
-  if (cfg_.inspect) {
-    base.sender = Sender::client;
-    frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
-    base.sender = Sender::server;
-    frames_[1].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
-  } else {
-    frames_[0].emplace<BoundaryTracker>();
-    frames_[1].emplace<BoundaryTracker>();
-  }
+  base.sender = Sender::client;
+  frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
+  base.sender = Sender::server;
+  frames_[1].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
 }
 
 void ConnectionInspector::gap(Direction d, uint64_t from, std::string_view reason) {
@@ -307,24 +318,7 @@ void ConnectionInspector::on_response_head(const HttpHead& head) {
     report_handshake(req, &head, &n, response_findings);
     if (head.status == 101) {
       upgraded_ = n.websocket;
-      if (upgraded_) {
-        if (cfg_.inspect) {
-          InspectorConfig base;
-          base.deflate_negotiated = n.deflate;
-          base.deflate = n.deflate_params;
-          base.max_message_size = cfg_.max_message_size;
-          base.max_reports_per_rule = cfg_.max_reports_per_rule;
-          base.want_payload = cfg_.preview > 0;
-          if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
-          base.sender = Sender::client;
-          frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
-          base.sender = Sender::server;
-          frames_[1].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
-        } else {
-          frames_[0].emplace<BoundaryTracker>();
-          frames_[1].emplace<BoundaryTracker>();
-        }
-      }
+      if (upgraded_) start_frames(&n);
       return;
     }
   } else if (cfg_.inspect) {

@@ -123,6 +123,7 @@ class ConnectionInspector final : private InspectorSink {
   void feed_server_http(std::span<const uint8_t> bytes);
   void hold(std::span<const uint8_t> bytes);
   void release_held();
+  void start_frames(const Negotiated* n);
   void on_request_head(HttpParser& parser);
   void on_response_head(const HttpHead& head);
   void switch_to_websocket(std::span<const uint8_t> first_server_bytes);
