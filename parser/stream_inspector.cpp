@@ -208,6 +208,11 @@ void StreamInspector::check_length_encoding(const FrameHeader& h) {
 void StreamInspector::on_frame_payload(const FrameHeader& h, const uint8_t* data, size_t n,
                                        uint64_t at) {
   if (cfg_.want_payload) sink_.on_payload(dir_, h, data, n, at);
+  if (cfg_.want_message_data && frame_in_message_ && !msg_inflate_)
+    for_each_unmasked_block(h, data, n, at, [&](const uint8_t* block, size_t len, size_t) {
+      sink_.on_message_data(dir_, block, len);
+      return true;
+    });
   if (frame_in_message_ && msg_inflate_) {
     inflate(h, data, n, at);
   } else if (frame_is_text_data_) {
@@ -244,6 +249,7 @@ void StreamInspector::validate_text(const FrameHeader& h, const uint8_t* data, s
 }
 
 void StreamInspector::on_frame_end(const FrameHeader& h) {
+  sink_.on_frame_end(dir_, h);
   if (h.opcode == opcode::close) {
     finish_close(h);
     return;
@@ -276,6 +282,7 @@ bool StreamInspector::check_inflated(const uint8_t* data, size_t n) {
   const uint64_t limit = cfg_.max_message_size;
   const bool over = limit && !msg_too_big_ && inflater_->produced() > limit;
   const size_t usable = over ? static_cast<size_t>(limit > before ? limit - before : 0) : n;
+  if (cfg_.want_message_data) sink_.on_message_data(dir_, data, usable);
   if (msg_check_utf8_) {
     const size_t bad = utf8_.feed(data, usable);
     if (bad != Utf8Validator::npos) {

@@ -67,6 +67,12 @@ class InspectorSink {
   // Payload bytes as they arrive (still masked: unmask with h.mask at phase
   // `at`), only when InspectorConfig::want_payload is set.
   virtual void on_payload(Direction, const FrameHeader&, const uint8_t*, size_t, uint64_t) {}
+  // A frame's last payload byte has been read (every frame that is complete).
+  virtual void on_frame_end(Direction, const FrameHeader&) {}
+  // A data message's content as the receiving application gets it: the
+  // unmasked payload, inflated when the message is compressed. Only when
+  // InspectorConfig::want_message_data is set.
+  virtual void on_message_data(Direction, const uint8_t*, size_t) {}
 };
 
 struct InspectorConfig {
@@ -76,6 +82,7 @@ struct InspectorConfig {
   uint64_t max_message_size = 0;       // 0: no limit; above it: message-too-big (1009)
   uint32_t max_reports_per_rule = 10;  // further reports of a rule are counted only
   bool want_payload = false;           // call InspectorSink::on_payload
+  bool want_message_data = false;      // call InspectorSink::on_message_data
 };
 
 struct InspectorStats {

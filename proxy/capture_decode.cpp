@@ -191,8 +191,9 @@ struct CaptureDecoder::Flow {
   }
   void label() {
     if (client < 0) return;
-    dec.labelled_->set(id, format_endpoint(ep[client]), format_endpoint(ep[1 - client]),
-                       state == State::midstream, now_ms);
+    const std::string c = format_endpoint(ep[client]), sv = format_endpoint(ep[1 - client]);
+    dec.labelled_->set(id, c, sv, state == State::midstream, now_ms);
+    if (dec.opts_.on_addresses) dec.opts_.on_addresses(id, c, sv);
   }
 
   // ---- what the reassemblers deliver
@@ -493,7 +494,9 @@ CaptureDecoder::CaptureDecoder(const CaptureDecodeOptions& opts, LineOut& out)
   format_ = opts.json ? make_json_sink(*labelled_, ropts) : make_text_sink(*labelled_, ropts);
   sink_.add(*seen_);
   sink_.add(*format_);
+  if (opts.also) sink_.add(*opts.also);
   core_cfg_.max_message_size = opts.max_message_size;
+  core_cfg_.digests = opts.digests;
   closed_.resize(kClosedRemembered);
 }
 

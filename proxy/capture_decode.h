@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,12 @@ struct CaptureDecodeOptions {
   bool json = false;
   uint64_t max_message_size = 0;
   ReassemblyLimits limits;
+  // `compare`: another sink every core event also goes to, keyed digests of
+  // frames and messages, and each connection's addresses as they are known.
+  ReportSink* also = nullptr;
+  const DigestKey* digests = nullptr;
+  std::function<void(uint64_t conn, const std::string& client, const std::string& server)>
+      on_addresses;
 };
 
 struct CaptureTotals {

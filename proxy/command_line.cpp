@@ -106,6 +106,35 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       ->check(CLI::NonNegativeNumber);
   decode->add_option("FILE", dec.input, "Input file, or - for standard input (the default)");
 
+  CompareOptions& cmp = c.compare;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "Compare what two vantage points saw of the same WebSocket connections");
+  compare
+      ->add_option("A", cmp.a,
+                   "The vantage point nearer the client: a capture (pcap, pcapng) or a JSON "
+                   "log written with --log-digests")
+      ->required();
+  compare->add_option("B", cmp.b, "The vantage point nearer the server (the same kinds)")
+      ->required();
+  std::string compare_format = "text";
+  compare->add_flag("--json", cmp.json, "One JSON object per line (schema: docs/events.md)");
+  compare->add_option("--log-format", compare_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+  compare->add_option("--digest-key-file", cmp.digest_key_file,
+                      "The secret a --log-digests log was keyed with, to compare it with a "
+                      "capture (default: $WSINSPECT_DIGEST_KEY)");
+  compare
+      ->add_option("--window", cmp.window,
+                   "Messages one side may run ahead of the other while aligning (default "
+                   "4096)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  compare->footer(
+      "Connections are matched by Sec-WebSocket-Key. For each, the handshake's headers, every\n"
+      "message and control frame of both directions (aligned by content), the closes and the\n"
+      "TCP ends are compared, and a verdict names what changed between A and B.\n"
+      "Exit status: 0 identical or benign differences only, 1 a difference an endpoint sees\n"
+      "(or a connection seen at one side only), 2 usage or input error.");
+
   CLI::App* explain = app.add_subcommand(
       "explain", "Explain a close code (what, when, how to fix), or compare two side by side");
   explain->add_option("CODE", c.codes, "One or two close codes (0-65535)")
@@ -163,6 +192,9 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
     c.kind = Command::Kind::decode;
     dec.permessage_deflate = decode->count("--permessage-deflate") > 0;
     if (dec.permessage_deflate_params == "true") dec.permessage_deflate_params.clear();
+  } else if (*compare) {
+    c.kind = Command::Kind::compare;
+    if (compare_format == "json") cmp.json = true;
   } else if (*explain) {
     c.kind = Command::Kind::explain;
   } else if (*rules) {
@@ -185,6 +217,8 @@ int run_command(const Command& c, std::ostream& out, std::ostream& err) {
       return run_demo(c.proxy, out, err);
     case Command::Kind::decode:
       return run_decode(c.decode, out, err);
+    case Command::Kind::compare:
+      return run_compare(c.compare, out, err);
     case Command::Kind::explain:
       return run_explain(c.codes, out, err);
     case Command::Kind::rules:

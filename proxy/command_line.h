@@ -17,10 +17,11 @@ namespace wsi {
 
 // What a command line asks to run, with its settings resolved.
 struct Command {
-  enum class Kind : uint8_t { proxy, demo, decode, explain, rules, ca_init };
+  enum class Kind : uint8_t { proxy, demo, decode, compare, explain, rules, ca_init };
   Kind kind = Kind::proxy;
   ProxyConfig proxy;               // proxy and demo
   DecodeOptions decode;            // decode
+  CompareOptions compare;          // compare
   std::vector<std::string> codes;  // explain
   bool rules_json = false;         // rules
   std::string ca_dir;              // ca init

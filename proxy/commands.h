@@ -33,6 +33,19 @@ struct DecodeOptions {
 // usage or input errors.
 int run_decode(const DecodeOptions& opts, std::ostream& out, std::ostream& err);
 
+struct CompareOptions {
+  std::string a;  // the vantage point nearer the client: a capture or a --log-digests JSON log
+  std::string b;  // the one nearer the server
+  bool json = false;
+  std::string digest_key_file;  // the key a log's digests were made with (for a capture vs a log)
+  size_t window = 4096;         // messages one side may run ahead in the alignment
+};
+
+// `wsinspect compare A B`: 0 when every matched connection is identical or
+// differs only in benign ways, 1 when a difference changes what an endpoint
+// sees (or a connection is seen at one side only), 2 for usage or input errors.
+int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err);
+
 // `wsinspect ca init DIR`: 0 when the CA was made, 1 when it could not be.
 int run_ca_init(const std::string& dir, std::ostream& out, std::ostream& err);
 

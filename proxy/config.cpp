@@ -292,7 +292,32 @@ bool check_upstream(std::string_view s, std::string& why) {
 
 }  // namespace
 
+bool check_optional_listen(std::string_view s, std::string& why) {
+  return s.empty() || check_listen(s, why);
+}
+
+bool check_optional_upstream(std::string_view s, std::string& why) {
+  if (s == "builtin:echo") {
+    why = "the far side of a bracket is a real server: builtin:echo is not one";
+    return false;
+  }
+  return s.empty() || check_upstream(s, why);
+}
+
 bool check_setting_relations(const ProxyConfig& cfg, std::string& why) {
+  if (cfg.bracket_listen.empty() != cfg.bracket_upstream.empty()) {
+    why = cfg.bracket_listen.empty() ? "--bracket-upstream needs --bracket-listen"
+                                     : "--bracket-listen needs --bracket-upstream";
+    return false;
+  }
+  if (!cfg.bracket_listen.empty() && cfg.forward) {
+    why = "--bracket-listen works with a reverse proxy (--upstream), not with --forward";
+    return false;
+  }
+  if (!cfg.digest_key_file.empty() && !cfg.log_digests) {
+    why = "--digest-key-file needs --log-digests";
+    return false;
+  }
   if (cfg.tls_self_signed && !cfg.tls_cert.empty()) {
     why = "--tls-self-signed and --tls-cert exclude each other";
     return false;
@@ -808,6 +833,20 @@ constexpr Setting kSettings[] = {
              "dropped and counted (log_dropped events, the stopped event). listening, shutdown, "
              "stopped and conn_close are never dropped",
      .rule = "0 means no limit"},
+    {.key = "log.digests",
+     .flag = "--log-digests",
+     .value = BoolValue{&ProxyConfig::log_digests},
+     .help = "Log a keyed digest of every frame and message (frame_digest, message_digest; no "
+             "payload) and of each handshake's key, for `wsinspect compare`. The key is the "
+             "content of --digest-key-file, or $WSINSPECT_DIGEST_KEY; both vantage points need "
+             "the same one. Digest lines are never dropped by --log-rate",
+     .rule = "no digests",
+     .default_note = "off"},
+    {.key = "log.digest_key_file",
+     .flag = "--digest-key-file",
+     .value = TextValue{&ProxyConfig::digest_key_file, "PATH"},
+     .help = "The secret --log-digests keys its digests with (the whole file)",
+     .default_note = "$WSINSPECT_DIGEST_KEY"},
     {.key = "inspect.enabled",
      .flag = "--inspect",
      .value = BoolValue{&ProxyConfig::inspect},
@@ -824,6 +863,32 @@ constexpr Setting kSettings[] = {
                          .min = 1,
                          .below_min = " (to stop inspecting, disable inspect)"},
      .help = "Report each rule at most N times per direction and connection"},
+    {.key = "bracket.listen",
+     .flag = "--bracket-listen",
+     .value = AddressValue{&ProxyConfig::bracket_listen, "HOST:PORT", check_optional_listen},
+     .help = "Bracket mode: a second listener, for the intermediary under suspicion to connect "
+             "to (point it here instead of at the server); its connections are matched with "
+             "--listen's by Sec-WebSocket-Key and what changed between them is logged as "
+             "hop_diff events",
+     .default_note = "off"},
+    {.key = "bracket.upstream",
+     .flag = "--bracket-upstream",
+     .value = AddressValue{&ProxyConfig::bracket_upstream, "HOST:PORT", check_optional_upstream},
+     .help = "Bracket mode: the real server, where --bracket-listen's connections go (ws:// or "
+             "wss:// URLs work as for --upstream)",
+     .default_note = "none"},
+    {.key = "bracket.window",
+     .flag = "--bracket-window",
+     .value =
+         CountValue{
+             .field = &ProxyConfig::bracket_window, .min = 1, .max = 100000, .unit = "messages"},
+     .help = "Bracket mode: how many messages and control frames one side may run ahead of the "
+             "other before an unmatched one is reported dropped or inserted"},
+    {.key = "bracket.window_time",
+     .flag = "--bracket-window-time",
+     .value = DurationValue{&ProxyConfig::bracket_window_ms},
+     .help = "Bracket mode: or how long a message may wait for its counterpart",
+     .rule = "0 means only the count applies"},
     {.key = "timeouts.connect",
      .flag = "--connect-timeout",
      .value = DurationValue{&ProxyConfig::connect_timeout_ms},

@@ -36,6 +36,10 @@ struct ProxyConfig {
   // The proxy's log budget: event lines a second (and a burst as large);
   // lines beyond are dropped and counted. 0: no budget.
   uint32_t log_max_lines_per_second = 1000;
+  // frame_digest/message_digest lines and the handshake's key_digest, keyed
+  // with the secret in digest_key_file (or $WSINSPECT_DIGEST_KEY), for `compare`.
+  bool log_digests = false;
+  std::string digest_key_file;
 
   // [inspect]
   bool inspect = true;                 // false: a pure relay (no frame decoding)
@@ -80,6 +84,13 @@ struct ProxyConfig {
   std::string ca_dir;  // the CA intercepted TLS is signed with (wsinspect ca init DIR)
   std::vector<std::string> passthrough;    // hosts tunnelled without interception
   std::vector<std::string> allow_targets;  // HOST or HOST:PORT patterns ("*.example.com:443")
+
+  // [bracket]: a second listener on the far side of an intermediary; its
+  // connections are matched with the first listener's and compared live
+  std::string bracket_listen;          // empty: no bracket mode
+  std::string bracket_upstream;        // where the second listener's connections go
+  uint32_t bracket_window = 64;        // units (messages, control frames) a side may run ahead
+  uint64_t bracket_window_ms = 10000;  // or this long, before a unit is judged missing
 
   // [shutdown]
   bool shutdown_close_frames = false;  // after the drain time, send close 1001 to both sides

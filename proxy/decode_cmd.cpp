@@ -61,16 +61,6 @@ struct FileCloser {
 };
 
 // Lines to a stream, every level.
-class StreamOut final : public LineOut {
- public:
-  explicit StreamOut(std::ostream& out) : out_(out) {}
-  bool enabled(EventLevel) const override { return true; }
-  void write(EventLevel, const std::string& line) override { out_ << line << '\n'; }
-
- private:
-  std::ostream& out_;
-};
-
 // Notes whether anything an endpoint fails on was found.
 class ErrorSeen final : public ReportSink {
  public:
@@ -99,7 +89,7 @@ int decode_connection(const DecodeOptions& opts, std::FILE* in, std::ostream& ou
     err << "wsinspect decode: " << escape_text(opts.input) << ": " << escape_text(error) << '\n';
     return 2;
   }
-  StreamOut lines(out);
+  StreamOut lines(&out);
   ReportOptions ropts;
   ropts.stamped = false;
   const std::unique_ptr<ReportSink> format =
@@ -124,7 +114,7 @@ int decode_capture(const DecodeOptions& opts, std::ostream& out, std::ostream& e
            "negotiated): no --sender, --hex, --connection or --permessage-deflate\n";
     return 2;
   }
-  StreamOut lines(out);
+  StreamOut lines(&out);
   CaptureDecodeOptions copts;
   copts.json = opts.json;
   copts.max_message_size = opts.max_message_size;

@@ -1,7 +1,10 @@
 // `wsinspect proxy`: the event loop, signals, the built-in echo upstream.
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include "proxy/net/cert_authority.h"
 #include "proxy/net/tls_context.h"
 #include "proxy/proxy_server.h"
+#include "proxy/taps/bracket.h"
 #include "proxy/taps/capture.h"
 
 namespace wsi {
@@ -19,6 +23,7 @@ namespace {
 
 struct SignalState {
   Server* server = nullptr;
+  Server* back = nullptr;  // bracket mode's far-side listener
   EventLog* log = nullptr;
   KeyLogFile* keylog = nullptr;  // with --tls-keylog
   std::string keylog_path;
@@ -60,10 +65,12 @@ void on_signal(uv_signal_t* h, int signum) {
   auto* st = static_cast<SignalState*>(h->data);
   if (++st->count == 1) {
     st->server->begin_shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+    if (st->back) st->back->begin_shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
   } else {
     // A second signal: end every session now; the loop then runs dry.
     st->forced = true;
     st->server->force_shutdown();
+    if (st->back) st->back->force_shutdown();
   }
 }
 
@@ -77,6 +84,31 @@ std::vector<std::string> self_signed_names(const std::string& listen) {
                         host == "127.0.0.1" || host == "::1";
   if (loopback) return {"localhost", "127.0.0.1", "::1"};
   return {host};
+}
+
+// --log-digests: the shared secret, from the file or the environment.
+bool load_digest_key(const ProxyConfig& cfg, std::unique_ptr<DigestKey>& key, std::string& error) {
+  std::string secret;
+  if (!cfg.digest_key_file.empty()) {
+    std::ifstream in(cfg.digest_key_file, std::ios::binary);
+    if (!in) {
+      error = "cannot read the digest key file " + cfg.digest_key_file;
+      return false;
+    }
+    std::ostringstream all;
+    all << in.rdbuf();
+    secret = all.str();
+  } else if (const char* env = std::getenv("WSINSPECT_DIGEST_KEY")) {
+    secret = env;
+  }
+  if (secret.empty()) {
+    error =
+        "--log-digests needs a secret both vantage points share: --digest-key-file PATH (a file "
+        "with the secret) or the environment variable WSINSPECT_DIGEST_KEY";
+    return false;
+  }
+  key = std::make_unique<DigestKey>(secret);
+  return true;
 }
 
 }  // namespace
@@ -142,6 +174,37 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       return 1;
     }
   }
+  std::unique_ptr<DigestKey> digest_key;
+  if (cfg.log_digests && !load_digest_key(cfg, digest_key, error)) {
+    err << "wsinspect proxy: " << error << '\n';
+    return 2;
+  }
+  // Bracket mode: the far side's listener relays to the real server.
+  const bool bracket = !cfg.bracket_listen.empty();
+  ProxyConfig back_cfg;
+  UpstreamTarget back_target;
+  Server::UpstreamTls back_tls;
+  if (bracket) {
+    back_cfg = cfg;
+    back_cfg.listen = cfg.bracket_listen;
+    back_cfg.upstream = cfg.bracket_upstream;
+    if (!parse_upstream(back_cfg.upstream, back_target, error)) {
+      err << "wsinspect proxy: --bracket-upstream: " << error << '\n';
+      return 2;
+    }
+    if (back_target.tls) {
+      back_tls.ctx = TlsContext::for_upstream(
+          {cfg.upstream_ca, cfg.upstream_insecure, cfg.upstream_cert, cfg.upstream_key}, keylog_ptr,
+          error);
+      if (!back_tls.ctx) {
+        err << "wsinspect proxy: " << error << '\n';
+        return 1;
+      }
+      back_tls.sni = is_ip_literal(back_target.host) ? std::string() : back_target.host;
+      back_tls.verify_host = back_target.host;
+    }
+    if (!digest_key) digest_key = std::make_unique<DigestKey>(DigestKey::random());
+  }
   std::vector<std::string> notes;
   if (!target.ignored_path.empty())
     notes.push_back("the path " + target.ignored_path +
@@ -153,6 +216,29 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   uv_loop_t loop;
   uv_loop_init(&loop);
   Server server(&loop, cfg, *log);
+  server.set_digests(digest_key.get());
+  uint64_t next_id = 1;
+  std::unique_ptr<Server> back;
+  std::unique_ptr<Bracket> brackets;
+  if (bracket) {
+    back = std::make_unique<Server>(&loop, back_cfg, *log);
+    back->set_role("bracket");
+    back->set_digests(digest_key.get());
+    server.share_ids(&next_id);
+    back->share_ids(&next_id);
+    back->set_upstream(back_target.host, back_target.port, back_target.tls);
+    back->set_tls(nullptr, std::move(back_tls));
+    if (back_target.url && !cfg.keep_host && !is_ip_literal(back_target.host))
+      back->set_host_rewrite(back_target.authority);
+    HopCompareOptions hop;
+    hop.window = cfg.bracket_window;
+    hop.window_ms = cfg.bracket_window_ms;
+    hop.name_a = "front";
+    hop.name_b = "back";
+    brackets = std::make_unique<Bracket>(&loop, hop, server.report());
+    server.add_tap(brackets->front());
+    back->add_tap(brackets->back());
+  }
   EchoServer echo(&loop);
   if (builtin) {
     if (!echo.listen(error)) {
@@ -176,8 +262,11 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       descriptor_connection_limit(cfg.max_connections, builtin ? 3 : 2, fd_note));
   notes.push_back(fd_note);
   if (rewrite_host) server.set_host_rewrite(target.authority);
-  if (!server.listen(error)) {
+  if (!server.listen(error) || (back && !back->listen(error))) {
     err << "wsinspect proxy: " << error << '\n';
+    server.force_shutdown();
+    if (back) back->force_shutdown();
+    if (brackets) brackets->close();
     echo.close();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -201,6 +290,8 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       (keylog_ptr && !keylog.open(cfg.tls_keylog, error)) || !log->open(error)) {
     err << "wsinspect proxy: " << error << '\n';
     server.force_shutdown();
+    if (back) back->force_shutdown();
+    if (brackets) brackets->close();
     echo.close();
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -227,9 +318,15 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
                                     : cfg.forward ? std::string("forward")
                                                   : server.upstream_label();
   server.report_listening(upstream_name, notes);
+  if (back)
+    back->report_listening(back->upstream_label(),
+                           {"bracket mode: point the intermediary here; its connections are "
+                            "matched with those of " +
+                            server.bound_address() + " and compared (hop_diff events)"});
 
   SignalState st;
   st.server = &server;
+  st.back = back.get();
   st.log = log.get();
   st.keylog = keylog_ptr;
   st.keylog_path = cfg.tls_keylog;
@@ -253,7 +350,10 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       EventLog::kFlushIntervalMs, EventLog::kFlushIntervalMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(&flusher));
 
-  server.on_stopped = [&] {
+  int running = back ? 2 : 1;
+  auto stopped = [&] {
+    if (--running > 0) return;
+    if (brackets) brackets->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&flusher), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
@@ -261,6 +361,8 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     echo.close();
     if (hooks.on_stopped) hooks.on_stopped();
   };
+  server.on_stopped = stopped;
+  if (back) back->on_stopped = stopped;
   if (hooks.on_ready) hooks.on_ready(&loop, server);
 
   uv_run(&loop, UV_RUN_DEFAULT);

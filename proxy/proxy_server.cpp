@@ -77,6 +77,7 @@ void Server::report_log_dropped(bool final) {
 void Server::make_format_sink() {
   ReportOptions opts;
   opts.show_secrets = cfg_.log_secrets;
+  opts.log_digests = cfg_.log_digests;
   opts.idle_timeout_ms = cfg_.idle_timeout_ms;
   opts.handshake_timeout_ms = cfg_.handshake_timeout_ms;
   opts.http_inactivity_timeout_ms = cfg_.http_inactivity_timeout_ms;
@@ -85,6 +86,7 @@ void Server::make_format_sink() {
   report_ = FanOutSink();
   report_.add(counts_);
   report_.add(*format_);
+  for (ReportSink* t : taps_) report_.add(*t);
 }
 
 void Server::set_tls(std::unique_ptr<TlsContext> listener, UpstreamTls upstream) {
@@ -104,6 +106,7 @@ void Server::report_listening(std::string_view upstream_name,
   e.upstream_insecure = upstream_tls_.ctx && !upstream_tls_.ctx->verifies_peer();
   e.host_rewrite = host_rewrite_;
   e.notes = &notes;
+  e.role = role_;
   report_.on_listening(e);
 }
 
@@ -155,7 +158,7 @@ bool Server::listen(std::string& error) {
 void Server::on_connection(uv_stream_t* listener, int status) {
   Server* self = static_cast<Server*>(listener->data);
   if (status < 0 || self->shutting_down_) return;
-  Session* s = new Session(*self, self->next_id_++);
+  Session* s = new Session(*self, (*self->next_id_ptr_)++);
   self->sessions_.insert(s);
   if (uv_accept(listener, s->client_stream()) != 0) {
     s->abort_before_start();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "parser/conn/connection_inspector.h"
 #include "proxy/config.h"
@@ -54,6 +55,18 @@ class Server {
     host_rewrite_ = authority;
     conn_config_.forwarded_host = std::move(authority);
   }
+  // Keyed digests of frames, messages and keys (--log-digests, bracket mode).
+  void set_digests(const DigestKey* key) { conn_config_.digests = key; }
+  // Another sink every event also goes to (bracket mode's matcher).
+  void add_tap(ReportSink& tap) {
+    taps_.push_back(&tap);
+    report_.add(tap);
+  }
+  // Connection ids drawn from a counter shared with another server (bracket
+  // mode: one log, one numbering).
+  void share_ids(uint64_t* next) { next_id_ptr_ = next; }
+  // The listening event's role ("bracket" for bracket mode's far side).
+  void set_role(std::string role) { role_ = std::move(role); }
   // The `listening` event, once listen() succeeded.
   void report_listening(std::string_view upstream_name, const std::vector<std::string>& notes = {});
   // Binds and listens on cfg.listen; logs the `listening` event. False with
@@ -135,6 +148,9 @@ class Server {
   uv_timer_t refusal_timer_;
   bool refusal_timer_open_ = false;
   uint64_t next_id_ = 1;
+  uint64_t* next_id_ptr_ = &next_id_;
+  std::vector<ReportSink*> taps_;
+  std::string role_;
   std::string upstream_host_;
   uint16_t upstream_port_ = 0;
   std::string upstream_label_;

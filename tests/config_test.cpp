@@ -61,6 +61,12 @@ void expect_same(const ProxyConfig& a, const ProxyConfig& b) {
   EXPECT_EQ(a.capture_max_files, b.capture_max_files);
   EXPECT_EQ(a.capture_path, b.capture_path);
   EXPECT_EQ(a.capture_client, b.capture_client);
+  EXPECT_EQ(a.log_digests, b.log_digests);
+  EXPECT_EQ(a.digest_key_file, b.digest_key_file);
+  EXPECT_EQ(a.bracket_listen, b.bracket_listen);
+  EXPECT_EQ(a.bracket_upstream, b.bracket_upstream);
+  EXPECT_EQ(a.bracket_window, b.bracket_window);
+  EXPECT_EQ(a.bracket_window_ms, b.bracket_window_ms);
   EXPECT_EQ(a.shutdown_close_frames, b.shutdown_close_frames);
 }
 
@@ -186,7 +192,7 @@ TEST(ConfigFile, ChoicesAndDottedKeys) {
 TEST(ConfigFile, UnknownTopLevelKeyNamesKeyLineAndColumn) {
   EXPECT_EQ(load_error("listen = \"127.0.0.1:1\"\n\nlistne = \"x\"\n"),
             "t.toml:3:1: unknown key 'listne' (known here: listen, upstream, keep_host, log, "
-            "inspect, timeouts, limits, tls, upstream_tls, forward, capture, shutdown)");
+            "inspect, bracket, timeouts, limits, tls, upstream_tls, forward, capture, shutdown)");
 }
 
 TEST(ConfigFile, UnknownKeyInsideTableNamesKeyLineAndColumn) {
@@ -761,6 +767,12 @@ TEST(ConfigTable, EveryMemberHasARow) {
   EXPECT_NE(cfg.capture_max_files, d.capture_max_files);
   EXPECT_NE(cfg.capture_path, d.capture_path);
   EXPECT_NE(cfg.capture_client, d.capture_client);
+  EXPECT_NE(cfg.log_digests, d.log_digests);
+  EXPECT_NE(cfg.digest_key_file, d.digest_key_file);
+  EXPECT_NE(cfg.bracket_listen, d.bracket_listen);
+  EXPECT_NE(cfg.bracket_upstream, d.bracket_upstream);
+  EXPECT_NE(cfg.bracket_window, d.bracket_window);
+  EXPECT_NE(cfg.bracket_window_ms, d.bracket_window_ms);
   EXPECT_NE(cfg.shutdown_close_frames, d.shutdown_close_frames);
 }
 

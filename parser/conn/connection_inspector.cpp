@@ -1,5 +1,7 @@
 #include "parser/conn/connection_inspector.h"
 
+#include "parser/mask.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -75,6 +77,7 @@ void ConnectionInspector::feed(Direction from, std::span<const uint8_t> bytes, u
   // plain HTTP hop.
   if (i == 0 && bytes_[0] == 0 && !bytes.empty()) client_starts_tls_ = bytes[0] == 0x16;
   bytes_[i] += bytes.size();
+  if (!bytes.empty() && !finished_) last_data_ms_[i] = now_;
   if (bytes.empty() || gap_[i] || finished_) return;
   fed_end_ = bytes_[i];
   if (phase_ == Phase::websocket) {
@@ -110,6 +113,8 @@ void ConnectionInspector::end_stream(Direction from, StreamEnd how, uint64_t now
   }
   if (ended_[i]) return;
   ended_[i] = true;
+  end_ms_[i] = now_;
+  end_how_[i] = how;
   if (phase_ == Phase::websocket && !gap_[i]) finish_frames(i);
 }
 
@@ -145,8 +150,10 @@ void ConnectionInspector::start_frames(const Negotiated* n) {
   }
   base.max_message_size = cfg_.max_message_size;
   base.max_reports_per_rule = cfg_.max_reports_per_rule;
-  base.want_payload = cfg_.preview > 0;
-  if (base.want_payload) preview_ = std::make_unique<std::string[]>(2);
+  base.want_payload = cfg_.preview > 0 || cfg_.digests;
+  base.want_message_data = cfg_.digests != nullptr;
+  if (cfg_.preview) preview_ = std::make_unique<std::string[]>(2);
+  if (cfg_.digests) digesters_ = std::make_unique<Digesters>(*cfg_.digests);
   base.sender = Sender::client;
   frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
   base.sender = Sender::server;
@@ -371,17 +378,46 @@ void ConnectionInspector::report_handshake(const PendingRequest& req, const Http
     }
     ++handshake_events_;
   }
-  sink_.on_handshake(ctx(), HandshakeEvent{req.request, req.headers, req.findings, response, n,
-                                           response_findings, tls_[0], tls_[1],
-                                           req.first ? cfg_.forwarded_host : std::string_view()});
+  Digest key;
+  if (cfg_.digests && !req.request.key.empty()) key = digest_of(*cfg_.digests, req.request.key);
+  sink_.on_handshake(
+      ctx(), HandshakeEvent{req.request, req.headers, req.findings, response, n, response_findings,
+                            tls_[0], tls_[1], req.first ? cfg_.forwarded_host : std::string_view(),
+                            cfg_.digests && !req.request.key.empty() ? &key : nullptr});
 }
 
+struct ConnectionInspector::Digesters {
+  explicit Digesters(const DigestKey& k)
+      : frame{PayloadDigester(k), PayloadDigester(k)},
+        message{PayloadDigester(k), PayloadDigester(k)} {}
+  PayloadDigester frame[2];
+  PayloadDigester message[2];
+};
+
 void ConnectionInspector::on_frame(Direction dir, const FrameHeader& h) {
+  if (digesters_) {
+    const size_t i = dir_index(dir);
+    digesters_->frame[i].start();
+    if (h.opcode == opcode::text || h.opcode == opcode::binary) digesters_->message[i].start();
+  }
   sink_.on_frame(ctx(), dir, h);
+}
+
+void ConnectionInspector::on_frame_end(Direction dir, const FrameHeader& h) {
+  if (!digesters_) return;
+  const Digest d = digesters_->frame[dir_index(dir)].done();
+  sink_.on_frame_digest(ctx(), FrameDigestEvent{dir, h, d});
+}
+
+void ConnectionInspector::on_message_data(Direction dir, const uint8_t* data, size_t n) {
+  if (digesters_) digesters_->message[dir_index(dir)].add(data, n);
 }
 
 void ConnectionInspector::on_message(const MessageInfo& m) {
   sink_.on_message(ctx(), m);
+  if (!digesters_) return;
+  const Digest d = digesters_->message[dir_index(m.dir)].done();
+  sink_.on_message_digest(ctx(), MessageDigestEvent{m, d});
 }
 
 void ConnectionInspector::on_violation(const Violation& v) {
@@ -405,6 +441,25 @@ void ConnectionInspector::on_close(const CloseFrame& c) {
 
 void ConnectionInspector::on_payload(Direction dir, const FrameHeader& h, const uint8_t* data,
                                      size_t n, uint64_t at) {
+  if (digesters_) {
+    PayloadDigester& d = digesters_->frame[dir_index(dir)];
+    if (!h.masked) {
+      d.add(data, n);
+    } else {
+      uint8_t block[1024];
+      for (size_t done = 0; done < n;) {
+        const size_t len = std::min(n - done, sizeof block);
+        unmask_copy(block, data + done, len, h.mask, at + done);
+        d.add(block, len);
+        done += len;
+      }
+    }
+  }
+  if (cfg_.preview) preview(dir, h, data, n, at);
+}
+
+void ConnectionInspector::preview(Direction dir, const FrameHeader& h, const uint8_t* data,
+                                  size_t n, uint64_t at) {
   const uint64_t limit = cfg_.preview;
   std::string& buf = preview_[dir_index(dir)];
   if (at == 0) buf.clear();
@@ -463,6 +518,10 @@ void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
   ConnCloseEvent e{now_ - std::min(now_, start_ms_), end_cause_, upgraded_, {}};
   for (size_t i = 0; i < 2; ++i) {
     e.dir[i].bytes = bytes_[i];
+    e.dir[i].ended = ended_[i];
+    e.dir[i].how = end_how_[i];
+    e.dir[i].end_ms = end_ms_[i];
+    e.dir[i].last_data_ms = last_data_ms_[i];
     e.dir[i].closes_unreported = closes_unreported_[i];
     const StreamInspector* insp = std::get_if<StreamInspector>(&frames_[i]);
     e.dir[i].stats = insp ? &insp->stats() : nullptr;

@@ -56,6 +56,9 @@ struct ConnConfig {
   // The Host value the relay forwards the first request with (empty: the
   // client's own), reported in its handshake event.
   std::string forwarded_host;
+  // Non-null: keyed digests of every frame and message (frame_digest and
+  // message_digest events) and of the handshake's key. Outlives the inspector.
+  const DigestKey* digests = nullptr;
 };
 
 class ConnectionInspector final : private InspectorSink {
@@ -144,6 +147,9 @@ class ConnectionInspector final : private InspectorSink {
   void on_message(const MessageInfo& m) override;
   void on_payload(Direction dir, const FrameHeader& h, const uint8_t* data, size_t n,
                   uint64_t at) override;
+  void on_frame_end(Direction dir, const FrameHeader& h) override;
+  void on_message_data(Direction dir, const uint8_t* data, size_t n) override;
+  void preview(Direction dir, const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at);
 
   // Frame boundaries only (inspect = false).
   struct BoundaryTracker {
@@ -201,6 +207,12 @@ class ConnectionInspector final : private InspectorSink {
   CloseAttribution attribution_;
   bool own_close_[2] = {false, false};
   std::unique_ptr<std::string[]> preview_;  // one buffer per direction, with cfg.preview
+  // With cfg.digests: per direction, the frame's and the message's digests.
+  struct Digesters;
+  std::unique_ptr<Digesters> digesters_;
+  uint64_t last_data_ms_[2] = {0, 0};
+  uint64_t end_ms_[2] = {0, 0};
+  StreamEnd end_how_[2] = {StreamEnd::fin, StreamEnd::fin};
 };
 
 }  // namespace wsi

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/conn/digest.h"
 #include "parser/conn/tls_summary.h"
 #include "parser/handshake.h"
 #include "parser/http_parser.h"
@@ -67,6 +68,10 @@ struct HandshakeEvent {
   const TlsSummary* tls_server = nullptr;
   // The Host header the request was forwarded with, when the relay rewrote it.
   std::string_view forwarded_host = {};
+  // With digests on (ConnConfig::digests): the keyed digest of the request's
+  // Sec-WebSocket-Key, which names the connection at every hop without
+  // showing the key.
+  const Digest* key_digest = nullptr;
 };
 
 // One plain HTTP exchange; status 0: no response came.
@@ -122,6 +127,12 @@ struct PreviewEvent {
 
 struct DirectionSummary {
   uint64_t bytes = 0;
+  // How and when (caller's clock) the sender ended its stream; `ended`
+  // false: it had not when the connection was finished.
+  bool ended = false;
+  StreamEnd how = StreamEnd::fin;
+  uint64_t end_ms = 0;
+  uint64_t last_data_ms = 0;              // the sender's last bytes (0: none)
   const InspectorStats* stats = nullptr;  // null: never inspected as frames
   // Close frames beyond the per-connection cap (max_reports_per_rule per
   // direction) that got no close event; stats->closes counts them all.
@@ -140,6 +151,21 @@ struct ConnCloseEvent {
   uint64_t unanswered_unreported = 0;
 };
 
+// With digests on (ConnConfig::digests): a complete frame, with the keyed
+// digest of its unmasked payload as it is on the wire.
+struct FrameDigestEvent {
+  Direction dir;
+  const FrameHeader& header;
+  const Digest& payload;
+};
+
+// With digests on: a complete data message, with the keyed digest of its
+// content as the receiving application gets it (inflated when compressed).
+struct MessageDigestEvent {
+  const MessageInfo& message;
+  const Digest& content;
+};
+
 class ConnSink {
  public:
   virtual ~ConnSink() = default;
@@ -148,6 +174,8 @@ class ConnSink {
   virtual void on_http(const EventContext&, const HttpExchangeEvent&) {}
   virtual void on_frame(const EventContext&, Direction, const FrameHeader&) {}
   virtual void on_message(const EventContext&, const MessageInfo&) {}
+  virtual void on_frame_digest(const EventContext&, const FrameDigestEvent&) {}
+  virtual void on_message_digest(const EventContext&, const MessageDigestEvent&) {}
   virtual void on_preview(const EventContext&, const PreviewEvent&) {}
   virtual void on_violation(const EventContext&, const Violation&) {}
   virtual void on_close(const EventContext&, const CloseEvent&) {}

@@ -86,6 +86,11 @@ class JsonSink final : public ReportSink {
           .field("upgraded", n && n->websocket)
           .key("headers");
       headers_json(w, e.headers);
+      if (e.response) {
+        w.key("response_headers");
+        headers_json(w, e.response->headers);
+      }
+      if (e.key_digest && opts_.log_digests) w.field("key_digest", e.key_digest->hex());
       w.key("findings").begin_array();
       for (const auto* list : {&e.request_findings, &e.response_findings})
         for (const Finding& f : *list) finding_json(w, f);
@@ -115,6 +120,86 @@ class JsonSink final : public ReportSink {
 
   void on_message(const EventContext& c, const MessageInfo& m) override {
     emit(EventLevel::debug, c.conn, [&](JsonWriter& w) { message_json(w, m); });
+  }
+
+  // Digest lines (--log-digests) are what `compare` reads: never dropped.
+  void on_frame_digest(const EventContext& c, const FrameDigestEvent& e) override {
+    if (!opts_.log_digests) return;
+    emit_kept(EventLevel::info, c.conn, [&](JsonWriter& w) {
+      const FrameHeader& h = e.header;
+      w.field("event", "frame_digest")
+          .field("dir", direction_name(e.dir))
+          .field("frame_index", h.index)
+          .field("offset", h.offset)
+          .field("fin", h.fin)
+          .field("rsv", h.rsv)
+          .field("opcode", h.opcode)
+          .field("masked", h.masked)
+          .field("length", h.length)
+          .field("header_hex", hex_bytes({h.raw, h.raw_len}))
+          .field("digest", e.payload.hex());
+    });
+  }
+
+  void on_message_digest(const EventContext& c, const MessageDigestEvent& e) override {
+    if (!opts_.log_digests) return;
+    emit_kept(EventLevel::info, c.conn, [&](JsonWriter& w) {
+      const MessageInfo& m = e.message;
+      w.field("event", "message_digest")
+          .field("dir", direction_name(m.dir))
+          .field("first_frame_index", m.first_frame_index)
+          .field("frames", m.frames)
+          .field("opcode", m.opcode)
+          .field("compressed", m.compressed)
+          .field("size", m.size)
+          .field("inflated_size", m.inflated_size)
+          .field("digest", e.content.hex());
+    });
+  }
+
+  void on_hop_diff(const EventContext& c, const HopDiffEvent& e) override {
+    const HopDiff& d = e.diff;
+    emit_kept(d.significant ? EventLevel::warn : EventLevel::info, c.conn, [&](JsonWriter& w) {
+      w.field("event", "hop_diff")
+          .field("conn_a", e.conn_a)
+          .field("conn_b", e.conn_b)
+          .field("kind", diff_kind_id(d.kind))
+          .field("significant", d.significant);
+      if (d.has_dir) w.field("dir", direction_name(d.dir));
+      if (d.frame_a >= 0) w.field("frame_a", static_cast<uint64_t>(d.frame_a));
+      if (d.frame_b >= 0) w.field("frame_b", static_cast<uint64_t>(d.frame_b));
+      if (!d.header_a.empty()) w.field("header_hex_a", d.header_a);
+      if (!d.header_b.empty()) w.field("header_hex_b", d.header_b);
+      if (!d.header.empty()) w.field("header", escape_text(d.header));
+      w.field("text", escape_text(d.text));
+    });
+  }
+
+  void on_hop_verdict(const EventContext& c, const HopVerdictEvent& e) override {
+    const HopVerdict& v = e.verdict;
+    emit_kept(v.significant ? EventLevel::warn : EventLevel::info, c.conn, [&](JsonWriter& w) {
+      w.field("event", "hop_verdict")
+          .field("conn_a", e.conn_a)
+          .field("conn_b", e.conn_b)
+          .field("path", escape_text(shown_path(e.path)))
+          .field("identical", v.identical)
+          .field("significant", v.significant)
+          .field("differences", static_cast<uint64_t>(v.differences))
+          .field("benign", static_cast<uint64_t>(v.benign))
+          .field("text", escape_text(v.text));
+    });
+  }
+
+  void on_hop_unmatched(const EventContext& c, const HopUnmatchedEvent& e) override {
+    emit_kept(EventLevel::warn, c.conn, [&](JsonWriter& w) {
+      w.field("event", "hop_unmatched")
+          .field("side", escape_text(e.side))
+          .field("side_conn", e.conn)
+          .field("label", escape_text(e.label))
+          .field("path", escape_text(shown_path(e.path)))
+          .field("status", e.status)
+          .field("why", escape_text(e.why));
+    });
   }
 
   void on_preview(const EventContext& c, const PreviewEvent& e) override {
@@ -216,6 +301,13 @@ class JsonSink final : public ReportSink {
               .field("closes", st->closes);
         }
         if (e.dir[i].closes_unreported) w.field("closes_unreported", e.dir[i].closes_unreported);
+        // When (ms after the connection began) the sender's last bytes came
+        // and how its stream ended.
+        const uint64_t start = c.time_ms >= e.duration_ms ? c.time_ms - e.duration_ms : 0;
+        if (e.dir[i].last_data_ms >= start) w.field("last_data_ms", e.dir[i].last_data_ms - start);
+        if (e.dir[i].ended)
+          w.field("end", e.dir[i].how == StreamEnd::reset ? "reset" : "fin")
+              .field("end_ms", e.dir[i].end_ms >= start ? e.dir[i].end_ms - start : 0);
         w.end_object();
       }
       if (e.handshakes_unreported) w.field("handshakes_unreported", e.handshakes_unreported);
@@ -231,6 +323,7 @@ class JsonSink final : public ReportSink {
           .field("upstream", e.upstream)
           .field("url", e.url)
           .field("inspect", e.inspect);
+      if (!e.role.empty()) w.field("role", e.role);
       if (!e.tls_fingerprint.empty()) {
         w.key("tls").begin_object().field("fingerprint_sha256", e.tls_fingerprint);
         w.key("names");

@@ -119,6 +119,21 @@ void FanOutSink::on_frame(const EventContext& c, Direction d, const FrameHeader&
 void FanOutSink::on_message(const EventContext& c, const MessageInfo& m) {
   WSI_FAN_OUT(on_message(c, m));
 }
+void FanOutSink::on_frame_digest(const EventContext& c, const FrameDigestEvent& e) {
+  WSI_FAN_OUT(on_frame_digest(c, e));
+}
+void FanOutSink::on_message_digest(const EventContext& c, const MessageDigestEvent& e) {
+  WSI_FAN_OUT(on_message_digest(c, e));
+}
+void FanOutSink::on_hop_diff(const EventContext& c, const HopDiffEvent& e) {
+  WSI_FAN_OUT(on_hop_diff(c, e));
+}
+void FanOutSink::on_hop_verdict(const EventContext& c, const HopVerdictEvent& e) {
+  WSI_FAN_OUT(on_hop_verdict(c, e));
+}
+void FanOutSink::on_hop_unmatched(const EventContext& c, const HopUnmatchedEvent& e) {
+  WSI_FAN_OUT(on_hop_unmatched(c, e));
+}
 void FanOutSink::on_preview(const EventContext& c, const PreviewEvent& e) {
   WSI_FAN_OUT(on_preview(c, e));
 }

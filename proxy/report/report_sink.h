@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "parser/compare/hop_compare.h"
 #include "parser/conn/events.h"
 #include "proxy/net/tls_failure.h"
 
@@ -35,6 +37,19 @@ class LineOut {
   virtual void write(EventLevel level, const std::string& line) = 0;
 };
 
+// Every line to a stream (decode, compare); with no stream, nothing at all.
+class StreamOut final : public LineOut {
+ public:
+  explicit StreamOut(std::ostream* out) : out_(out) {}
+  bool enabled(EventLevel) const override { return out_ != nullptr; }
+  void write(EventLevel, const std::string& line) override {
+    if (out_) *out_ << line << '\n';
+  }
+
+ private:
+  std::ostream* out_;
+};
+
 struct ListeningEvent {
   std::string_view address;
   std::string_view upstream;  // "builtin:echo" or HOST:PORT
@@ -47,6 +62,8 @@ struct ListeningEvent {
   bool upstream_insecure = false;      // the wss:// upstream's certificate is not checked
   std::string_view host_rewrite = {};  // the Host value requests get; empty: unchanged
   const std::vector<std::string>* notes = nullptr;  // start-up remarks (an ignored URL path)
+  // "bracket": the far-side listener of bracket mode; empty: the main one.
+  std::string_view role = {};
 };
 
 // The forward proxy's request of one connection: where it goes, and how.
@@ -72,6 +89,31 @@ struct TlsEndEvent {
   std::string_view leg;  // whose stream ended
   bool close_notify;
   bool close_handshake_done;  // the WebSocket close handshake had completed
+};
+
+// What two vantage points of one connection saw differently (bracket mode,
+// `compare`): A is the nearer the client, B the nearer the server.
+struct HopDiffEvent {
+  uint64_t conn_a;
+  uint64_t conn_b;
+  const HopDiff& diff;
+};
+
+struct HopVerdictEvent {
+  uint64_t conn_a;
+  uint64_t conn_b;
+  std::string_view path;
+  const HopVerdict& verdict;
+};
+
+// A connection seen at one vantage point only.
+struct HopUnmatchedEvent {
+  std::string_view side;  // the vantage point's name ("front", "back", a file)
+  uint64_t conn;
+  std::string_view label;  // its addresses, if known
+  std::string_view path;
+  uint16_t status;
+  std::string_view why;
 };
 
 struct UpstreamErrorEvent {
@@ -111,12 +153,16 @@ class ReportSink : public ConnSink {
   virtual void on_log_dropped(uint64_t /*dropped*/, uint64_t /*total*/, uint64_t /*window_ms*/,
                               uint32_t /*lines_per_second*/) {}
   virtual void on_stopped(const ProxyTotals&) {}
+  virtual void on_hop_diff(const EventContext&, const HopDiffEvent&) {}
+  virtual void on_hop_verdict(const EventContext&, const HopVerdictEvent&) {}
+  virtual void on_hop_unmatched(const EventContext&, const HopUnmatchedEvent&) {}
 };
 
 // What the format sinks need to know beyond the events.
 struct ReportOptions {
   bool stamped = true;        // lines begin with the time (and JSON has ts, level, conn)
   bool show_secrets = false;  // Authorization, Cookie, Sec-WebSocket-Key in clear
+  bool log_digests = false;   // frame_digest and message_digest lines, key_digest
   // For the text of end causes.
   uint64_t idle_timeout_ms = 0;
   uint64_t handshake_timeout_ms = 0;
@@ -173,6 +219,11 @@ class FanOutSink final : public ReportSink {
   void on_http(const EventContext& c, const HttpExchangeEvent& e) override;
   void on_frame(const EventContext& c, Direction d, const FrameHeader& h) override;
   void on_message(const EventContext& c, const MessageInfo& m) override;
+  void on_frame_digest(const EventContext& c, const FrameDigestEvent& e) override;
+  void on_hop_diff(const EventContext& c, const HopDiffEvent& e) override;
+  void on_hop_verdict(const EventContext& c, const HopVerdictEvent& e) override;
+  void on_hop_unmatched(const EventContext& c, const HopUnmatchedEvent& e) override;
+  void on_message_digest(const EventContext& c, const MessageDigestEvent& e) override;
   void on_preview(const EventContext& c, const PreviewEvent& e) override;
   void on_violation(const EventContext& c, const Violation& v) override;
   void on_close(const EventContext& c, const CloseEvent& e) override;

@@ -170,8 +170,12 @@ class TextSink final : public ReportSink {
     emit_kept(EventLevel::info, 0, [&] {
       const std::string upstream =
           e.upstream == "builtin:echo" ? "the built-in echo server" : std::string(e.upstream);
-      std::string text = "wsinspect listening on " + std::string(e.address) + ", relaying to " +
-                         upstream + "; connect WebSocket clients to " + std::string(e.url);
+      std::string text =
+          e.role == "bracket"
+              ? "wsinspect bracket listener on " + std::string(e.address) + ", relaying to " +
+                    upstream + "; point the intermediary at " + std::string(e.url)
+              : "wsinspect listening on " + std::string(e.address) + ", relaying to " + upstream +
+                    "; connect WebSocket clients to " + std::string(e.url);
       if (!e.tls_fingerprint.empty()) {
         text += std::string("\n    TLS certificate") + (e.tls_self_signed ? " (self-signed)" : "") +
                 " SHA-256 " + std::string(e.tls_fingerprint);
@@ -225,6 +229,34 @@ class TextSink final : public ReportSink {
     const bool problem = tls_end_is_problem(e);
     emit(problem ? EventLevel::warn : EventLevel::info, c.conn,
          [&] { return "tls " + std::string(e.leg) + " " + tls_end_detail(e); });
+  }
+
+  void on_hop_diff(const EventContext& c, const HopDiffEvent& e) override {
+    const HopDiff& d = e.diff;
+    emit_kept(d.significant ? EventLevel::warn : EventLevel::info, c.conn, [&] {
+      std::string s = "hop " + std::string(diff_kind_id(d.kind)) +
+                      (d.significant ? ": " : " (benign): ") + escape_text(d.text);
+      if (!d.header_a.empty() || !d.header_b.empty())
+        s += " [header A " + (d.header_a.empty() ? "-" : d.header_a) + ", B " +
+             (d.header_b.empty() ? "-" : d.header_b) + "]";
+      return s;
+    });
+  }
+
+  void on_hop_verdict(const EventContext& c, const HopVerdictEvent& e) override {
+    const HopVerdict& v = e.verdict;
+    emit_kept(v.significant ? EventLevel::warn : EventLevel::info, c.conn, [&] {
+      return "hop verdict (conn " + std::to_string(e.conn_a) + " and " + std::to_string(e.conn_b) +
+             ", " + shown_path(e.path) + "): " + escape_text(v.text);
+    });
+  }
+
+  void on_hop_unmatched(const EventContext& c, const HopUnmatchedEvent& e) override {
+    emit_kept(EventLevel::warn, c.conn, [&] {
+      return "hop unmatched: " + escape_text(e.side) + " connection " + std::to_string(e.conn) +
+             (e.label.empty() ? "" : " (" + escape_text(e.label) + ")") + " to " +
+             shown_path(e.path) + ": " + escape_text(e.why);
+    });
   }
 
   void on_conn_open(const EventContext& c, std::string_view client) override {
