@@ -5,6 +5,8 @@
 // are matched by Sec-WebSocket-Key, compared (parser/compare), and reported
 // with the events bracket mode logs live: hop_diff, hop_verdict,
 // hop_unmatched, then a compare_summary.
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -357,42 +359,48 @@ int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err
   hop.window = opts.window;
   hop.window_ms = 0;
 
-  // Matched by key; a key seen more than once on a side (both legs of one
-  // wsinspect, retries) pairs each A with the B it differs least from.
-  std::map<std::string, std::vector<size_t>> by_key_b;
-  for (size_t i = 0; i < rb.size(); ++i)
-    if (rb[i].handshake && rb[i].has_key) by_key_b[rb[i].key].push_back(i);
-  std::vector<bool> used_b(rb.size(), false);
+  // Matched by key. A key seen more than once on a side (both legs of one
+  // wsinspect in its capture, a client's retry) is one connection seen
+  // there several times: the pair that differs least is compared.
+  for (auto* recs : {&ra, &rb})
+    for (HopRecord& r : *recs) {
+      redact_for_compare(r.request_headers, *key);
+      redact_for_compare(r.response_headers, *key);
+    }
+  auto by_key = [](const std::vector<HopRecord>& rs) {
+    std::map<std::string, std::vector<size_t>> m;
+    for (size_t i = 0; i < rs.size(); ++i)
+      if (rs[i].handshake && rs[i].has_key) m[rs[i].key].push_back(i);
+    return m;
+  };
+  const auto keys_a = by_key(ra);
+  const auto keys_b = by_key(rb);
   size_t matched = 0, significant = 0, benign = 0, identical = 0, only_a = 0, only_b = 0;
   for (size_t i = 0; i < ra.size(); ++i) {
-    HopRecord& a = ra[i];
-    if (!a.handshake || !a.has_key) continue;
-    auto it = by_key_b.find(a.key);
-    size_t best = rb.size();
-    size_t best_score = 0;
-    if (it != by_key_b.end()) {
-      for (size_t j : it->second) {
-        if (used_b[j]) continue;
-        const size_t score = it->second.size() > 1 ? difference_score(a, rb[j], hop) : 0;
-        if (best == rb.size() || score < best_score) {
-          best = j;
-          best_score = score;
-        }
-      }
-    }
-    if (best == rb.size()) {
-      // Another A with the same key may have taken it: both legs of one
-      // wsinspect in A's capture. Only a key never seen at B is unmatched.
-      bool key_at_b = it != by_key_b.end();
-      if (!key_at_b) {
-        ++only_a;
-        sink->on_hop_unmatched({a.conn, 0}, {opts.a, a.conn, a.label, a.path, a.status,
-                                             "its Sec-WebSocket-Key is not in " + opts.b});
-      }
+    if (!ra[i].handshake || !ra[i].has_key) continue;
+    const std::vector<size_t>& same_a = keys_a.at(ra[i].key);
+    if (same_a.front() != i) continue;  // the key was handled at its first record
+    auto it = keys_b.find(ra[i].key);
+    if (it == keys_b.end()) {
+      ++only_a;
+      const HopRecord& a = ra[i];
+      sink->on_hop_unmatched({a.conn, 0}, {opts.a, a.conn, a.label, a.path, a.status,
+                                           "its Sec-WebSocket-Key is not in " + opts.b});
       continue;
     }
-    used_b[best] = true;
-    HopRecord& b = rb[best];
+    size_t best_a = i, best_b = it->second.front();
+    if (same_a.size() > 1 || it->second.size() > 1) {
+      size_t best_score = SIZE_MAX;
+      for (size_t x : same_a)
+        for (size_t y : it->second)
+          if (const size_t score = difference_score(ra[x], rb[y], hop); score < best_score) {
+            best_score = score;
+            best_a = x;
+            best_b = y;
+          }
+    }
+    HopRecord& a = ra[best_a];
+    HopRecord& b = rb[best_b];
     ++matched;
     Forward fw(*sink, a.conn, b.conn);
     HopComparer cmp(hop, fw);
@@ -402,13 +410,10 @@ int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err
     identical += v.identical;
     sink->on_hop_verdict({a.conn, 0}, {a.conn, b.conn, a.path, v});
   }
-  for (size_t j = 0; j < rb.size(); ++j) {
-    const HopRecord& b = rb[j];
-    if (used_b[j] || !b.handshake || !b.has_key) continue;
-    bool key_at_a = false;
-    for (const HopRecord& a : ra) key_at_a |= a.has_key && a.key == b.key;
-    if (key_at_a) continue;
+  for (const auto& [k, idx] : keys_b) {
+    if (keys_a.count(k)) continue;
     ++only_b;
+    const HopRecord& b = rb[idx.front()];
     sink->on_hop_unmatched({b.conn, 0}, {opts.b, b.conn, b.label, b.path, b.status,
                                          "its Sec-WebSocket-Key is not in " + opts.a});
   }

@@ -390,4 +390,10 @@ std::string summary_text(Direction dir, const InspectorStats& s, bool truncated)
   return out;
 }
 
+void redact_for_compare(std::vector<HttpHeader>& headers, const DigestKey& key) {
+  for (HttpHeader& h : headers)
+    if (is_secret_header(h.name) && h.value != "[redacted]")
+      h.value = "[redacted " + digest_of(key, h.value).hex().substr(0, 8) + "]";
+}
+
 }  // namespace wsi

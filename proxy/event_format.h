@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/conn/digest.h"
+#include "parser/http_parser.h"
 #include "parser/stream_inspector.h"
 #include "proxy/report/json_writer.h"
 
@@ -38,6 +40,10 @@ void add_secret_headers(const std::vector<std::string>& names);
 // (redact_subprotocol), and credential parameters of a URL-bearing header
 // (Referer, Origin, Location, Content-Location) redacted (redact_url).
 std::string logged_header_value(std::string_view name, std::string_view value);
+// For comparing two vantage points without showing secrets: each secret
+// header's value becomes "[redacted " + 8 hex digits of its keyed digest +
+// "]", so a changed secret is still seen as changed.
+void redact_for_compare(std::vector<HttpHeader>& headers, const DigestKey& key);
 
 // A URL or path with the values of credential query (and fragment)
 // parameters (token, access_token, api_key, key, password, auth, ...), of

@@ -257,7 +257,8 @@ void HopComparer::compare_handshakes(const HopRecord& a, const HopRecord& b) {
         d.text = std::string("the ") + what + " lost " + shown + ": " + value;
         emit(d);
         any = true;
-      } else if (normalized(name, value) != normalized(name, it->second)) {
+      } else if (value != "[redacted]" && it->second != "[redacted]" &&
+                 normalized(name, value) != normalized(name, it->second)) {
         HopDiff d(DiffKind::header_changed);
         d.significant = websocket_header(name);
         d.header = shown;

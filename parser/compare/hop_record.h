@@ -95,6 +95,7 @@ struct HopRecord {
   std::vector<HttpHeader> request_headers;
   uint16_t status = 0;
   std::vector<HttpHeader> response_headers;
+  bool headers_redacted = false;  // secret values replaced (by the caller) before comparing
   bool upgraded = false;
   bool deflate = false;
   bool finished = false;

@@ -1,5 +1,7 @@
 #include "proxy/taps/bracket.h"
 
+#include "proxy/event_format.h"
+
 namespace wsi {
 
 // One side's recorder, as a tap on that side's server.
@@ -94,6 +96,11 @@ void Bracket::on_tick(uv_timer_t* t) {
 }
 
 void Bracket::changed(bool front, HopRecord& r) {
+  if (r.handshake && !r.headers_redacted) {
+    redact_for_compare(r.request_headers, secrets_);
+    redact_for_compare(r.response_headers, secrets_);
+    r.headers_redacted = true;
+  }
   HopRecorder& mine = front ? front_->recorder() : back_->recorder();
   HopRecorder& theirs = front ? back_->recorder() : front_->recorder();
   if (front) {

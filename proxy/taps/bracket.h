@@ -49,6 +49,7 @@ class Bracket {
 
   uv_loop_t* loop_;
   HopCompareOptions opts_;
+  DigestKey secrets_ = DigestKey::random();  // secret header values are compared by digest
   ReportSink& out_;
   std::unique_ptr<Side> front_;
   std::unique_ptr<Side> back_;
