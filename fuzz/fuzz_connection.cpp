@@ -25,8 +25,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz/conn_input.h"
+#include "parser/compare/hop_compare.h"
 #include "parser/conn/conn_script.h"
 #include "parser/conn/connection_inspector.h"
 #include "tests/support/conn_recorder.h"
@@ -80,6 +82,7 @@ void describe_handshake(const wsi::HandshakeEvent& e, std::string& out) {
 class Tee final : public wsi::ConnSink {
  public:
   wsi::test::ConnRecorder rec{true};
+  wsi::HopRecorder hop;  // what `compare` and bracket mode would see
   bool deflate = false;  // the last upgrade response negotiated permessage-deflate
   bool compressed[2] = {false, false};
   std::string handshakes;
@@ -90,6 +93,7 @@ class Tee final : public wsi::ConnSink {
   void on_handshake(const wsi::EventContext& c, const wsi::HandshakeEvent& e) override {
     if (e.negotiated) deflate = e.negotiated->websocket && e.negotiated->deflate;
     rec.on_handshake(c, e);
+    hop.on_handshake(c, e);
     describe_handshake(e, handshakes);
   }
   void on_http(const wsi::EventContext& c, const wsi::HttpExchangeEvent& e) override {
@@ -109,17 +113,30 @@ class Tee final : public wsi::ConnSink {
   }
   void on_violation(const wsi::EventContext& c, const wsi::Violation& v) override {
     rec.on_violation(c, v);
+    hop.on_violation(c, v);
   }
   void on_close(const wsi::EventContext& c, const wsi::CloseEvent& e) override {
     rec.on_close(c, e);
+    hop.on_close(c, e);
   }
   void on_synthesized_close(const wsi::EventContext& c,
                             const wsi::SynthesizedCloseEvent& e) override {
     rec.on_synthesized_close(c, e);
+    hop.on_synthesized_close(c, e);
   }
-  void on_gap(const wsi::EventContext& c, const wsi::GapEvent& e) override { rec.on_gap(c, e); }
+  void on_gap(const wsi::EventContext& c, const wsi::GapEvent& e) override {
+    rec.on_gap(c, e);
+    hop.on_gap(c, e);
+  }
   void on_conn_close(const wsi::EventContext& c, const wsi::ConnCloseEvent& e) override {
     rec.on_conn_close(c, e);
+    hop.on_conn_close(c, e);
+  }
+  void on_frame_digest(const wsi::EventContext& c, const wsi::FrameDigestEvent& e) override {
+    hop.on_frame_digest(c, e);
+  }
+  void on_message_digest(const wsi::EventContext& c, const wsi::MessageDigestEvent& e) override {
+    hop.on_message_digest(c, e);
   }
 };
 
@@ -127,16 +144,42 @@ struct Run {
   std::string log;
   bool compressed[2];
   std::string handshakes;
+  std::vector<wsi::HopRecord> records;
 };
+
+const wsi::DigestKey& digest_key() {
+  static const wsi::DigestKey k("fuzz");
+  return k;
+}
+
+struct DiffText final : wsi::HopDiffSink {
+  void on_diff(const wsi::HopDiff& d) override { text += d.text + "\n"; }
+  std::string text;
+};
+
+// Two views of one connection that differ only in how its bytes were cut
+// are the same connection to the comparer.
+void check_same_records(Run& a, Run& b) {
+  if (a.compressed[0] || a.compressed[1] || b.compressed[0] || b.compressed[1]) return;
+  if (a.records.size() != b.records.size()) fail("records differ in number", a.log, b.log);
+  for (size_t i = 0; i < a.records.size(); ++i) {
+    DiffText diffs;
+    wsi::HopComparer cmp({}, diffs);
+    const wsi::HopVerdict v = cmp.finish(a.records[i], b.records[i]);
+    if (!v.identical) fail("the comparer sees a difference between two cuts", diffs.text, a.log);
+  }
+}
 
 // `cut(i, n)`: where the i-th bytes step of n bytes is cut in two (0: whole).
 template <class Cut>
 Run replay(const wsi::fuzz::ConnInput& in, Cut cut, bool bytewise) {
   Tee tee;
-  const wsi::ConnConfig cfg = wsi::fuzz::conn_config(in.options);
+  wsi::ConnConfig cfg = wsi::fuzz::conn_config(in.options);
+  cfg.digests = &digest_key();
   wsi::ConnectionInspector core(cfg, tee);
   wsi::replay_conn_script(in.script, core, cut, bytewise);
-  return {tee.rec.log(), {tee.compressed[0], tee.compressed[1]}, tee.handshakes};
+  return {
+      tee.rec.log(), {tee.compressed[0], tee.compressed[1]}, tee.handshakes, tee.hop.take_all()};
 }
 
 void check_printable(const std::string& log) {
@@ -184,15 +227,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto cut = [seed = in.cut_seed](size_t i, size_t n) {
     return n < 2 ? 0 : 1 + (seed + 97 * i) % (n - 1);  // 1..n-1: always two pieces
   };
-  const Run a = replay(in, whole, false);
+  Run a = replay(in, whole, false);
   check_printable(a.log);
   auto same = [&a](const Run& b) {
     const bool compressed[2] = {a.compressed[0] || b.compressed[0],
                                 a.compressed[1] || b.compressed[1]};
     return comparable(a.log, compressed) == comparable(b.log, compressed);
   };
-  const Run b = replay(in, cut, false);
+  Run b = replay(in, cut, false);
   if (!same(b)) fail("cut in two differs from whole", a.log, b.log);
+  check_same_records(a, b);
   // Handshakes come before any compressed frame: no exemption.
   if (b.handshakes != a.handshakes)
     fail("handshakes cut in two differ", a.handshakes, b.handshakes);
