@@ -1,5 +1,7 @@
 #include "proxy/command_line.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <ostream>
 #include <string_view>
 
@@ -40,6 +42,22 @@ std::vector<std::string> split_empty_values(const CLI::App& app,
     out[i] = std::move(name);
     out.insert(out.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::string());
     ++i;
+  }
+  return out;
+}
+
+// A word of the command line, shown without its control characters.
+std::string escape_arg(std::string_view w) {
+  std::string out;
+  for (const char c : w) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    } else {
+      out += c;
+    }
   }
   return out;
 }
@@ -92,6 +110,9 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "--hex", dec.hex,
       "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
+  std::string decode_format = "text";
+  decode->add_option("--log-format", decode_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
   // A flag that may carry a value (--permessage-deflate=PARAMS) without taking
   // the next argument; given bare, CLI11 stores "true".
   decode
@@ -144,6 +165,10 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
   CLI::App* rules = app.add_subcommand(
       "rules", "List every rule checked: id, severity, RFC section, close code, fix");
   rules->add_flag("--json", c.rules_json, "One JSON object per rule");
+  std::string rules_format = "text";
+  rules->add_option("--log-format", rules_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+  rules->add_option("RULE", c.rule_ids, "Only these rules (ids, as listed)");
 
   CLI::App* ca = app.add_subcommand(
       "ca", "The certificate authority the forward proxy signs intercepted TLS with");
@@ -153,11 +178,45 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "Make a CA in DIR (ca.pem, and ca.key readable by you only) and print how to trust it");
   ca_init->add_option("DIR", c.ca_dir, "Directory for the CA (created if missing)")->required();
 
+  // `wsinspect help [SUBCOMMAND]`, and a word that names no subcommand.
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  auto known = [&](std::string_view w) {
+    return std::find(names.begin(), names.end(), w) != names.end();
+  };
+  const std::string list = [&] {
+    std::string l;
+    for (const std::string& n : names) l += (l.empty() ? "" : ", ") + n;
+    return l + ", help";
+  }();
+  ParsedCommandLine parsed;
+  if (args.size() >= 2 && std::string_view(args[1]) == "help") {
+    if (args.size() >= 3 && known(args[2])) {
+      out << app.get_subcommand(args[2])->help();
+    } else if (args.size() >= 3) {
+      err << "wsinspect help: no subcommand '" << escape_arg(args[2]) << "' (" << list << ")\n";
+      parsed.exit_status = 2;
+    } else {
+      out << app.help();
+    }
+    return parsed;
+  }
+  if (args.size() < 2) {
+    err << app.help() << "\nwsinspect: a subcommand is needed (" << list << ")\n";
+    parsed.exit_status = 2;
+    return parsed;
+  }
+  if (args[1][0] != '-' && !known(args[1])) {
+    err << "wsinspect: unknown subcommand '" << escape_arg(args[1]) << "' (" << list
+        << "; wsinspect help SUBCOMMAND explains one)\n";
+    parsed.exit_status = 2;
+    return parsed;
+  }
   const std::vector<std::string> words = split_empty_values(app, args);
   std::vector<const char*> argv;
   for (const std::string& w : words) argv.push_back(w.c_str());
 
-  ParsedCommandLine parsed;
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp& e) {
@@ -190,6 +249,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
     c.proxy.log_format = demo_format == "json" ? LogFormat::json : LogFormat::text;
   } else if (*decode) {
     c.kind = Command::Kind::decode;
+    if (decode_format == "json") dec.json = true;
     dec.permessage_deflate = decode->count("--permessage-deflate") > 0;
     if (dec.permessage_deflate_params == "true") dec.permessage_deflate_params.clear();
   } else if (*compare) {
@@ -199,6 +259,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
     c.kind = Command::Kind::explain;
   } else if (*rules) {
     c.kind = Command::Kind::rules;
+    if (rules_format == "json") c.rules_json = true;
   } else if (*ca_init) {
     c.kind = Command::Kind::ca_init;
   } else {
@@ -222,7 +283,7 @@ int run_command(const Command& c, std::ostream& out, std::ostream& err) {
     case Command::Kind::explain:
       return run_explain(c.codes, out, err);
     case Command::Kind::rules:
-      return run_rules(c.rules_json, out);
+      return run_rules(c.rules_json, c.rule_ids, out, err);
     case Command::Kind::ca_init:
       return run_ca_init(c.ca_dir, out, err);
   }

@@ -19,12 +19,13 @@ namespace wsi {
 struct Command {
   enum class Kind : uint8_t { proxy, demo, decode, compare, explain, rules, ca_init };
   Kind kind = Kind::proxy;
-  ProxyConfig proxy;               // proxy and demo
-  DecodeOptions decode;            // decode
-  CompareOptions compare;          // compare
-  std::vector<std::string> codes;  // explain
-  bool rules_json = false;         // rules
-  std::string ca_dir;              // ca init
+  ProxyConfig proxy;                  // proxy and demo
+  DecodeOptions decode;               // decode
+  CompareOptions compare;             // compare
+  std::vector<std::string> codes;     // explain
+  bool rules_json = false;            // rules
+  std::vector<std::string> rule_ids;  // rules: only these
+  std::string ca_dir;                 // ca init
 };
 
 // Either a command to run, or the exit status the parse already ended with:

@@ -15,8 +15,9 @@ namespace wsi {
 // `wsinspect explain CODE [CODE]`: 0 on success, 2 for a usage error.
 int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err);
 
-// `wsinspect rules [--json]`: the rule catalogue.
-int run_rules(bool json, std::ostream& out);
+// `wsinspect rules [--json] [RULE...]`: the rule catalogue, or the rules
+// named (2 for an unknown id, said on `err`).
+int run_rules(bool json, const std::vector<std::string>& ids, std::ostream& out, std::ostream& err);
 
 struct DecodeOptions {
   std::string sender;       // "client" or "server"; required unless `connection`

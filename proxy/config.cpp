@@ -1363,6 +1363,9 @@ struct ProxyOptions::Impl {
   CLI::Option* config = nullptr;
   std::string config_path;
   std::array<Flag, std::size(kSettings)> flags;  // in table order
+  CLI::Option* quiet = nullptr;
+  CLI::Option* verbose = nullptr;
+  CLI::Option* json = nullptr;
 };
 
 ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
@@ -1372,6 +1375,16 @@ ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
                             "TOML settings file (example: configs/wsinspect.toml); flags given "
                             "here override it")
                  ->type_name("FILE");
+  // The settings used most also have a short flag.
+  auto names = [](std::string_view flag) {
+    if (flag == "--listen") return std::string("-l,--listen");
+    if (flag == "--upstream") return std::string("-u,--upstream");
+    return std::string(flag);
+  };
+  i.quiet = cmd.add_flag("-q,--quiet")->description("Problems only: the same as --log-level warn");
+  i.verbose =
+      cmd.add_flag("-v,--verbose")->description("Every frame and message too: --log-level debug");
+  i.json = cmd.add_flag("--json")->description("The same as --log-format json");
   for (size_t n = 0; n < std::size(kSettings); ++n) {
     const Setting& s = kSettings[n];
     Impl::Flag& f = i.flags[n];
@@ -1385,7 +1398,7 @@ ProxyOptions::ProxyOptions(CLI::App& cmd) : impl_(new Impl) {
     } else if (std::holds_alternative<ListValue>(s.value)) {
       f.option = cmd.add_option(std::string(s.flag), f.texts, help_text(s))->type_name(type);
     } else {
-      f.option = cmd.add_option(std::string(s.flag), f.text, help_text(s))->type_name(type);
+      f.option = cmd.add_option(names(s.flag), f.text, help_text(s))->type_name(type);
     }
   }
 }
@@ -1435,6 +1448,22 @@ std::optional<ProxyConfig> ProxyOptions::resolve(std::string& error,
     }
   }
 
+  // -q, -v and --json give way to --log-level and --log-format on the same
+  // command line.
+  auto given = [&](std::string_view flag) {
+    for (size_t n = 0; n < std::size(kSettings); ++n)
+      if (kSettings[n].flag == flag) return i.flags[n].option->count() > 0;
+    return false;
+  };
+  if (i.quiet->count() && i.verbose->count()) {
+    error = "-q (--quiet) and -v (--verbose) exclude each other";
+    return std::nullopt;
+  }
+  if (!given("--log-level")) {
+    if (i.quiet->count()) cfg.log_level = LogLevel::warn;
+    if (i.verbose->count()) cfg.log_level = LogLevel::debug;
+  }
+  if (i.json->count() && !given("--log-format")) cfg.log_format = LogFormat::json;
   if (!validate_config(cfg, error)) return std::nullopt;
   return cfg;
 }

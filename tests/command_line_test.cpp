@@ -96,5 +96,62 @@ TEST(CommandLine, EachSubcommand) {
   EXPECT_EQ(demo.result.command->proxy.log_format, LogFormat::json);
 }
 
+TEST(CommandLine, AnUnknownSubcommandIsNamed) {
+  const Parsed p = parse({"prox", "--upstream", "a:1"});
+  EXPECT_FALSE(p.result.command);
+  EXPECT_EQ(p.result.exit_status, 2);
+  EXPECT_NE(p.err.find("unknown subcommand 'prox'"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("proxy, demo, decode, compare"), std::string::npos) << p.err;
+  // Control characters in the word are shown escaped.
+  const Parsed c = parse({"x\x1b[2J"});
+  EXPECT_NE(c.err.find("'x\\x1B[2J'"), std::string::npos) << c.err;
+  const Parsed none = parse({});
+  EXPECT_EQ(none.result.exit_status, 2);
+  EXPECT_NE(none.err.find("a subcommand is needed"), std::string::npos) << none.err;
+}
+
+TEST(CommandLine, HelpSubcommand) {
+  const Parsed all = parse({"help"});
+  EXPECT_EQ(all.result.exit_status, 0);
+  EXPECT_NE(all.out.find("Subcommands:"), std::string::npos) << all.out;
+  const Parsed one = parse({"help", "compare"});
+  EXPECT_EQ(one.result.exit_status, 0);
+  EXPECT_NE(one.out.find("--digest-key-file"), std::string::npos) << one.out;
+  const Parsed bad = parse({"help", "nope"});
+  EXPECT_EQ(bad.result.exit_status, 2);
+  EXPECT_NE(bad.err.find("no subcommand 'nope'"), std::string::npos) << bad.err;
+}
+
+TEST(CommandLine, ShortFlagsAndJson) {
+  const Parsed p = parse({"proxy", "-u", "a:1", "-l", "127.0.0.1:9", "-q", "--json"});
+  ASSERT_TRUE(p.result.command) << p.err;
+  EXPECT_EQ(p.result.command->proxy.upstream, "a:1");
+  EXPECT_EQ(p.result.command->proxy.listen, "127.0.0.1:9");
+  EXPECT_EQ(p.result.command->proxy.log_level, LogLevel::warn);
+  EXPECT_EQ(p.result.command->proxy.log_format, LogFormat::json);
+  const Parsed v = parse({"proxy", "-u", "a:1", "-v"});
+  ASSERT_TRUE(v.result.command) << v.err;
+  EXPECT_EQ(v.result.command->proxy.log_level, LogLevel::debug);
+  // The long form given beside wins.
+  const Parsed both =
+      parse({"proxy", "-u", "a:1", "-q", "--log-level", "info", "--json", "--log-format", "text"});
+  ASSERT_TRUE(both.result.command) << both.err;
+  EXPECT_EQ(both.result.command->proxy.log_level, LogLevel::info);
+  EXPECT_EQ(both.result.command->proxy.log_format, LogFormat::text);
+  const Parsed clash = parse({"proxy", "-u", "a:1", "-q", "-v"});
+  EXPECT_EQ(clash.result.exit_status, 2);
+  EXPECT_NE(clash.err.find("exclude each other"), std::string::npos) << clash.err;
+  // Every subcommand takes both output flags.
+  for (const char* sub : {"decode", "rules", "compare"}) {
+    std::vector<std::string> w{sub, "--log-format", "json"};
+    if (std::string_view(sub) == "compare") w = {sub, "a", "b", "--log-format", "json"};
+    const Parsed j = parse(w);
+    ASSERT_TRUE(j.result.command) << sub << ": " << j.err;
+  }
+  EXPECT_TRUE(parse({"decode", "--log-format", "json"}).result.command->decode.json);
+  EXPECT_TRUE(parse({"rules", "--log-format", "json"}).result.command->rules_json);
+  EXPECT_TRUE(parse({"compare", "a", "b", "--json"}).result.command->compare.json);
+}
+
 }  // namespace
 }  // namespace wsi
