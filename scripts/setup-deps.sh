@@ -21,6 +21,9 @@ if [ "$build_only" -eq 0 ]; then
     git clang libclang-rt-14-dev clang-format
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 python3-websockets
+    # The metrics test parses /metrics with the Prometheus client's parser;
+    # the schema test validates every JSON event against docs/events.schema.json.
+    python3-prometheus-client python3-jsonschema
     # TLS tests: certificates made with the openssl tool, the system store,
     # and Chromium's WebSocket client trusting a test CA through certutil.
     openssl ca-certificates chromium libnss3-tools
