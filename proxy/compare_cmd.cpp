@@ -5,9 +5,11 @@
 // are matched by Sec-WebSocket-Key, compared (parser/compare), and reported
 // with the events bracket mode logs live: hop_diff, hop_verdict,
 // hop_unmatched, then a compare_summary.
+#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -319,7 +321,8 @@ int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err
   for (const std::string* p : {&opts.a, &opts.b}) {
     std::ifstream probe(*p);
     if (!probe) {
-      err << "wsinspect compare: cannot open " << escape_text(*p) << '\n';
+      err << "wsinspect compare: cannot open " << escape_text(*p) << ": " << std::strerror(errno)
+          << '\n';
       return 2;
     }
   }
@@ -440,6 +443,9 @@ int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err
     err << "wsinspect compare: no WebSocket handshake in either input\n";
     return 2;
   }
+  if (matched == 0 && only_a && only_b)
+    err << "wsinspect compare: no connection is in both: if both are --log-digests logs, were "
+           "they written with the same key (--digest-key-file, WSINSPECT_DIGEST_KEY)?\n";
   return significant || only_a || only_b ? 1 : 0;
 }
 

@@ -382,5 +382,52 @@ TEST(HopCompare, AChangedSecretHeaderIsReportedWithoutItsValue) {
   EXPECT_TRUE(c.of(DiffKind::header_changed).empty());
 }
 
+TEST(HopCompare, ALaggingSideIsWaitedFor) {
+  // The server sent 12 messages at once (B); they are still crossing the
+  // hop towards A, which has none yet: nothing is judged missing.
+  View a, b;
+  for (int i = 0; i < 12; ++i) b.send(s2c, frame(0x81, "m" + std::to_string(i)), 10);
+  for (int i = 0; i < 12; ++i)
+    if (i != 1) a.send(s2c, frame(0x81, "m" + std::to_string(i)), 300);
+  HopRecord ra = record_of(View{}), rb = record_of(b);
+  ra.finished = rb.finished = false;
+  HopCompareOptions o;
+  o.window = 4;
+  Collect c;
+  HopComparer cmp(o, c);
+  cmp.step(ra, rb, 20);
+  EXPECT_TRUE(c.diffs.empty()) << c.diffs[0].text;
+  EXPECT_EQ(rb.dir[1].pending.size(), 12u);
+  // Then A's units arrive: exactly the one the hop dropped is reported.
+  HopRecord full = record_of(a);
+  ra.dir[1].pending = full.dir[1].pending;
+  cmp.step(ra, rb, 310);
+  const auto d = c.of(DiffKind::dropped);
+  ASSERT_EQ(d.size(), 1u) << (c.diffs.empty() ? "none" : c.diffs[0].text);
+  EXPECT_EQ(d[0].frame_b, 1);
+  EXPECT_EQ(c.diffs.size(), 1u) << c.diffs.back().text;
+}
+
+TEST(HopCompare, AHopThatSwallowedTheServersCloseDoesNotDenyIt) {
+  View a, b;
+  a.send(c2s, frame(0x81, "hi", kMask1), 100).send(s2c, frame(0x81, "hi"), 101);
+  b.send(c2s, frame(0x81, "hi", kMask1), 100).send(s2c, frame(0x81, "hi"), 101);
+  b.send(s2c, frame(0x88, close_payload(1000)), 200);
+  a.end(s2c, 1200).end(c2s, 1201);
+  b.end(c2s, 1200);
+  Collect c;
+  const HopVerdict v = compare(a, b, c);
+  ASSERT_EQ(c.of(DiffKind::close_lost).size(), 1u);
+  const auto t = c.of(DiffKind::tcp_end);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].text.find("neither"), std::string::npos) << t[0].text;
+  EXPECT_NE(t[0].text.find("the server had sent a close frame (1000)"), std::string::npos)
+      << t[0].text;
+  // The verdict says once what the client reports.
+  const size_t first = v.text.find("1006");
+  ASSERT_NE(first, std::string::npos) << v.text;
+  EXPECT_EQ(v.text.find("1006", first + 1), std::string::npos) << v.text;
+}
+
 }  // namespace
 }  // namespace wsi

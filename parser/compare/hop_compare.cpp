@@ -8,6 +8,10 @@ namespace wsi {
 namespace {
 
 constexpr size_t kMissingKept = 256;
+// How far (in windows) one side may run ahead of a side that has nothing
+// yet before its units are judged missing there: the other side's bytes may
+// still be crossing the hop.
+constexpr size_t kLagFactor = 16;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -184,6 +188,8 @@ std::string_view diff_kind_id(DiffKind k) {
       return "close-lost";
     case DiffKind::tcp_end:
       return "tcp-end";
+    case DiffKind::not_compared:
+      return "not-compared";
   }
   return "unknown";
 }
@@ -305,6 +311,15 @@ void HopComparer::align(HopRecord& a, HopRecord& b, size_t i, bool final, uint64
     if (final) {
       qa.clear();
       qb.clear();
+      HopDiff h(DiffKind::not_compared);
+      h.significant = false;
+      h.has_dir = true;
+      h.dir = d;
+      h.text = "the " + std::string(direction_name(d)) +
+               " direction was not compared: " + (da.gap ? opts_.name_a : opts_.name_b) +
+               " missed some of its bytes (a gap in a capture, or more messages than the "
+               "window held while the other side was not yet seen)";
+      emit(h);
     }
     return;
   }
@@ -314,19 +329,23 @@ void HopComparer::align(HopRecord& a, HopRecord& b, size_t i, bool final, uint64
       if (same_unit(q[k], u)) return k;
     return 0;
   };
-  // A side's front has waited too long for a counterpart.
-  auto stale = [&](const std::deque<Unit>& q) {
-    return q.size() > w ||
-           (opts_.same_clock && now_ms && now_ms - q.front().time_ms >= opts_.window_ms);
+  // A unit has waited too long for its counterpart: for longer than the
+  // time window, or behind more than kLagFactor windows of its own side's
+  // units (that side runs far ahead; the other's bytes may still be on
+  // their way, so the count alone is no proof).
+  auto waited = [&](const std::deque<Unit>& q) {
+    return q.size() > std::max<size_t>(w, 1) * kLagFactor ||
+           (opts_.same_clock && opts_.window_ms && now_ms &&
+            now_ms - q.front().time_ms >= opts_.window_ms);
   };
   while (true) {
     if (qa.empty() || qb.empty()) {
       std::deque<Unit>& q = qa.empty() ? qb : qa;
       const bool at_a = !qa.empty();
       const HopRecord& other = at_a ? b : a;
-      // The other side has nothing: its counterpart never came, once it is
-      // over or once the window has passed.
-      while (!q.empty() && (final || other.finished || stale(q))) {
+      // The other side has nothing (yet): its counterpart never came once
+      // that side is over, or once the unit has waited too long.
+      while (!q.empty() && (final || other.finished || waited(q))) {
         only_one(d, at_a, q.front(), other);
         q.pop_front();
       }
@@ -356,7 +375,10 @@ void HopComparer::align(HopRecord& a, HopRecord& b, size_t i, bool final, uint64
       }
       continue;
     }
-    if (!final && !stale(qa) && !stale(qb) && !(a.finished && b.finished)) return;
+    // Neither turns up within the window on the other side: decided once
+    // both sides have moved a window past them (or they waited too long).
+    const bool both_past = qa.size() > w && qb.size() > w;
+    if (!final && !both_past && !waited(qa) && !waited(qb) && !(a.finished && b.finished)) return;
     // No counterpart for either within the window: the same unit, changed,
     // when both are data or both control; otherwise A's is missing at B.
     if (is_control(x.opcode) == is_control(y.opcode)) {
@@ -529,7 +551,15 @@ void HopComparer::only_one(Direction d, bool at_a, const Unit& u, const HopRecor
 void HopComparer::compare_ends(const HopRecord& a, const HopRecord& b) {
   const int ea = first_end(a);
   const int eb = first_end(b);
-  const bool handshake_closed = a.dir[0].close && a.dir[1].close;
+  // What each endpoint sent, seen at the vantage point beside it.
+  const bool client_closed = a.dir[0].close.has_value();
+  const bool server_closed = b.dir[1].close.has_value();
+  const bool handshake_closed = client_closed && server_closed;
+  const std::string who_closed =
+      client_closed   ? "the client had sent a close frame, the server had not"
+      : server_closed ? "the server had sent a close frame (" +
+                            std::to_string(b.dir[1].close->code) + "), the client had not"
+                      : "neither the client nor the server had closed";
   const uint64_t last_a = std::max(a.dir[0].last_data_ms, a.dir[1].last_data_ms);
   // At A the hop's side ended first, and at B the hop's side too: the hop
   // ended both legs on its own.
@@ -540,7 +570,7 @@ void HopComparer::compare_ends(const HopRecord& a, const HopRecord& b) {
     const uint64_t idle = ta.end_ms > last_a ? ta.end_ms - last_a : 0;
     h.text = "the hop ended both legs (towards " + opts_.name_a + " with " + how_word(ta.how) +
              ", towards " + opts_.name_b + " with " + how_word(tb.how) + ") after " +
-             seconds(idle) + " of silence, while neither the client nor the server had closed";
+             seconds(idle) + " of silence, while " + who_closed;
     emit(h);
     return;
   }
@@ -625,6 +655,7 @@ std::string HopComparer::consequence(const HopRecord& a, const HopRecord& b) con
   if (!because.empty() && !out.empty() && out.find(" (") != std::string::npos) out += ")";
   if (first_.kind == DiffKind::tcp_end && a.dir[1].synthesized == 1006)
     out = "; the client reports 1006";
+  if (first_.kind == DiffKind::close_lost) out.clear();  // the difference says what it reports
   return out;
 }
 

@@ -35,6 +35,7 @@ enum class DiffKind : uint8_t {
   close_changed,
   close_lost,
   tcp_end,
+  not_compared,  // a direction could not be aligned (bytes missing at one side)
 };
 std::string_view diff_kind_id(DiffKind k);
 

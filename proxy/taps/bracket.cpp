@@ -2,6 +2,8 @@
 
 #include "proxy/event_format.h"
 
+#include <algorithm>
+
 namespace wsi {
 
 // One side's recorder, as a tap on that side's server.
@@ -134,9 +136,15 @@ void Bracket::changed(bool front, HopRecord& r) {
     mine.erase(r.conn);
     return;
   }
-  // Bounded while it waits: only the newest units are kept.
-  for (DirectionRecord& d : r.dir)
-    while (d.pending.size() > opts_.window) d.pending.pop_front();
+  // Bounded while it waits for its other half: beyond the bound, the
+  // direction is marked as not comparable rather than judged on a part.
+  const size_t bound = std::max<size_t>(opts_.window * 16, 1024);
+  for (DirectionRecord& d : r.dir) {
+    while (d.pending.size() > bound) {
+      d.pending.pop_front();
+      d.gap = true;
+    }
+  }
 }
 
 void Bracket::step(Pair& p, bool final) {
