@@ -336,7 +336,7 @@ std::string frame_text(Direction dir, const FrameHeader& h) {
   char buf[160];
   std::snprintf(buf, sizeof buf,
                 "%s frame #%-4" PRIu64 " @%-8" PRIu64 " %s%s%s%s %-12s %s len=%" PRIu64,
-                direction_arrow(dir).data(), h.index, h.offset, h.fin ? "FIN" : "fin",
+                direction_arrow(dir).data(), h.index, h.offset, h.fin ? "FIN" : "no-FIN",
                 (h.rsv & rsv::rsv1) ? " RSV1" : "", (h.rsv & rsv::rsv2) ? " RSV2" : "",
                 (h.rsv & rsv::rsv3) ? " RSV3" : "", opcode::name(h.opcode).data(),
                 h.masked ? "masked" : "unmasked", h.length);

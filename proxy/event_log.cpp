@@ -148,7 +148,8 @@ EventLog::EventLog(const ProxyConfig& cfg)
   }
   sink->set_pattern(json_ ? "%v" : "%^%v%$");
   logger_ = std::make_shared<spdlog::logger>("wsinspect", sink);
-  logger_->set_level(spd_level(min_level_));
+  // The level is applied by admit(); lines of class `always` pass below it.
+  logger_->set_level(spdlog::level::trace);
   // Warnings and errors are written at once; other lines are flushed by the
   // proxy's loop every few milliseconds (flush()), so a burst of events
   // costs one write, not one per line.

@@ -38,6 +38,7 @@ class EventLog final : public LineOut {
   bool enabled(EventLevel level) const override { return level >= min_level_; }
   // Within the budget of --log-rate lines a second; kept lines always are.
   bool admit(EventLevel level, LineClass cls) override {
+    if (cls == LineClass::always) return true;
     return level >= min_level_ && (cls == LineClass::kept || budget_.take());
   }
   void write(EventLevel level, const std::string& line) override;

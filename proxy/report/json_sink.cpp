@@ -317,7 +317,7 @@ class JsonSink final : public ReportSink {
 
   void on_listening(const ListeningEvent& e) override {
     // An upstream whose certificate is not checked is said loudly.
-    emit_kept(e.upstream_insecure ? EventLevel::warn : EventLevel::info, 0, [&](JsonWriter& w) {
+    auto fields = [&](JsonWriter& w) {
       w.field("event", "listening")
           .field("address", e.address)
           .field("upstream", e.upstream)
@@ -340,7 +340,9 @@ class JsonSink final : public ReportSink {
         w.key("notes");
         string_array(w, *e.notes);
       }
-    });
+    };
+    emit_as(LineClass::always, e.upstream_insecure ? EventLevel::warn : EventLevel::info, 0,
+            fields);
   }
 
   void on_tls_error(const EventContext& c, const TlsErrorEvent& e) override {
@@ -407,7 +409,7 @@ class JsonSink final : public ReportSink {
   }
 
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override {
-    emit_kept(EventLevel::info, 0, [&](JsonWriter& w) {
+    emit_always(EventLevel::info, [&](JsonWriter& w) {
       w.field("event", "shutdown")
           .field("signal", signal)
           .field("open_connections", open)
@@ -422,7 +424,7 @@ class JsonSink final : public ReportSink {
   }
 
   void on_stopped(const ProxyTotals& t) override {
-    emit_kept(EventLevel::info, 0, [&](JsonWriter& w) {
+    emit_always(EventLevel::info, [&](JsonWriter& w) {
       w.field("event", "stopped")
           .field("connections", t.accepted)
           .field("refused", t.refused)
@@ -485,6 +487,11 @@ class JsonSink final : public ReportSink {
   template <class Fields>
   void emit_kept(EventLevel level, uint64_t conn, Fields fields) {
     emit_as(LineClass::kept, level, conn, fields);
+  }
+  // What a run starts and ends with, whatever the level (see LineClass).
+  template <class Fields>
+  void emit_always(EventLevel level, Fields fields) {
+    emit_as(LineClass::always, level, 0, fields);
   }
   template <class Fields>
   void emit_as(LineClass cls, EventLevel level, uint64_t conn, Fields& fields) {

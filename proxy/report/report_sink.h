@@ -24,7 +24,10 @@ const char* level_name(EventLevel l);
 // can provoke may be; the start and end of the proxy (listening, shutdown,
 // stopped), the per-connection summary (conn_close) and the summaries that
 // carry counts (conn_refused_summary, log_dropped) never are.
-enum class LineClass : uint8_t { budgeted, kept };
+// `always`: what a run starts and ends with (listening, shutdown, stopped),
+// written whatever the level, so `--log-level warn` still shows where to
+// connect and the totals.
+enum class LineClass : uint8_t { budgeted, kept, always };
 
 // Where formatted lines go: the proxy's log (spdlog) or a stream (decode).
 class LineOut {
@@ -159,8 +162,21 @@ class ReportSink : public ConnSink {
 };
 
 // What the format sinks need to know beyond the events.
+enum class ExplainMode : uint8_t { always, once, never };
+
 struct ReportOptions {
-  bool stamped = true;        // lines begin with the time (and JSON has ts, level, conn)
+  bool stamped = true;  // lines begin with the time (and JSON has ts, level, conn)
+  // The text log: explanations of close codes, rules and end causes the
+  // first time each appears (once), every time, or never. JSON always has them.
+  ExplainMode explain = ExplainMode::once;
+  // Text log filters: only the lines of connections with a problem (from
+  // the first one on, with the handshake line), whose first request's path
+  // starts with only_path, whose client is in only_client (ADDR[/BITS]), or
+  // that broke one of only_rules.
+  bool only_problems = false;
+  std::string only_path;
+  std::string only_client;
+  std::vector<std::string> only_rules;
   bool show_secrets = false;  // Authorization, Cookie, Sec-WebSocket-Key in clear
   bool log_digests = false;   // frame_digest and message_digest lines, key_digest
   // For the text of end causes.

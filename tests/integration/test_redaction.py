@@ -184,7 +184,9 @@ class RedactionTest(unittest.TestCase):
             text = log.read_bytes()
             self.assertNotIn(b"SECRET", text, text.decode("utf-8", "replace"))
             self.assertIn(b"handshake GET /chat;jsessionid=[redacted] ", text)
-            self.assertIn(b"subprotocol=" + K8S.encode() + b"[redacted]", text)
+            # Offered and selected, both redacted.
+            self.assertIn(b"subprotocols offered [" + K8S.encode() + b"[redacted], base64.channel.k8s.io]", text)
+            self.assertIn(b"selected " + K8S.encode() + b"[redacted]", text)
             self.assertIn(b"http GET /page;JSESSIONID=[redacted] -> 204", text)
             self.assertIn(b"request-header-name-whitespace (RFC 9112 \xc2\xa75.1)", text)
 
