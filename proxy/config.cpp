@@ -23,6 +23,7 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include "parser/rules.h"
 #include "proxy/taps/capture.h"
 
 namespace wsi {
@@ -187,6 +188,8 @@ constexpr Choice<LogLevel> kLogLevels[] = {
     {"debug", LogLevel::debug}, {"info", LogLevel::info}, {"warn", LogLevel::warn}};
 constexpr Choice<ColorMode> kColorModes[] = {
     {"auto", ColorMode::auto_}, {"always", ColorMode::always}, {"never", ColorMode::never}};
+constexpr Choice<ExplainMode> kExplainModes[] = {
+    {"once", ExplainMode::once}, {"always", ExplainMode::always}, {"never", ExplainMode::never}};
 
 template <class T>
 bool parse_choice(std::string_view text, std::span<const Choice<T>> choices, T& out,
@@ -291,6 +294,16 @@ bool check_upstream(std::string_view s, std::string& why) {
 }
 
 }  // namespace
+
+bool check_optional_net(std::string_view s, std::string& why) {
+  return s.empty() || check_capture_net(s, why);
+}
+
+bool check_rule_id(std::string_view s, std::string& why) {
+  if (rule_from_id(s)) return true;
+  why = "no rule '" + std::string(s) + "' (wsinspect rules lists them)";
+  return false;
+}
 
 bool check_optional_listen(std::string_view s, std::string& why) {
   return s.empty() || check_listen(s, why);
@@ -753,7 +766,8 @@ struct ListValue {
 };
 
 using Value = std::variant<TextValue, AddressValue, ChoiceValue<std::optional<LogFormat>>,
-                           ChoiceValue<LogLevel>, ChoiceValue<ColorMode>, CountValue, SizeValue,
+                           ChoiceValue<LogLevel>, ChoiceValue<ColorMode>,
+                           ChoiceValue<ExplainMode>, CountValue, SizeValue,
                            DurationValue, BoolValue, ListValue>;
 
 struct Setting {
@@ -805,8 +819,36 @@ constexpr Setting kSettings[] = {
     {.key = "log.color",
      .flag = "--color",
      .value = ChoiceValue<ColorMode>{&ProxyConfig::color, kColorModes},
-     .help = "Colour in text output",
-     .default_note = "only on a terminal"},
+     .help = "Colour in text output: warnings and errors stand out",
+     .default_note = "only on a terminal, and not when NO_COLOR is set"},
+    {.key = "log.explain",
+     .flag = "--explain",
+     .value = ChoiceValue<ExplainMode>{&ProxyConfig::explain, kExplainModes},
+     .help = "The text log's explanations of close codes, rules and end causes: the first time "
+             "each appears (once), every time, or never; the JSON log always has them"},
+    {.key = "log.only_problems",
+     .flag = "--only-problems",
+     .value = BoolValue{&ProxyConfig::only_problems},
+     .help = "Text log: only connections with a problem, from their first problem on (with "
+             "their handshake line); healthy connections print nothing",
+     .rule = "every connection",
+     .default_note = "off"},
+    {.key = "log.only_path",
+     .flag = "--only-path",
+     .value = TextValue{&ProxyConfig::only_path, "PREFIX"},
+     .help = "Text log: only connections whose first request's path starts with PREFIX",
+     .default_note = "every path"},
+    {.key = "log.only_client",
+     .flag = "--only-client",
+     .value = AddressValue{&ProxyConfig::only_client, "ADDR[/BITS]", check_optional_net},
+     .help = "Text log: only connections from clients in ADDR[/BITS] (\"10.0.0.0/8\", \"::1\")",
+     .default_note = "every client"},
+    {.key = "log.only_rules",
+     .flag = "--only-rule",
+     .value = ListValue{&ProxyConfig::only_rules, "RULE", check_rule_id},
+     .help = "Text log: only connections that broke this rule (repeatable; ids as `wsinspect "
+             "rules` lists them)",
+     .default_note = "every rule"},
     {.key = "log.preview",
      .flag = "--preview",
      .value = CountValue{.field = &ProxyConfig::preview, .max = kMaxPreview, .unit = "bytes"},

@@ -19,6 +19,8 @@ namespace wsi {
 enum class LogFormat : uint8_t { text, json };
 enum class LogLevel : uint8_t { debug, info, warn };
 enum class ColorMode : uint8_t { auto_, always, never };
+// The text log's explanations of close codes, rules and end causes.
+enum class ExplainMode : uint8_t { always, once, never };
 
 struct ProxyConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; [v6]:PORT for IPv6
@@ -33,6 +35,13 @@ struct ProxyConfig {
   uint32_t preview = 0;      // bytes of payload shown per frame/message (unmasked, escaped)
   bool log_secrets = false;  // show Authorization, Cookie and Sec-WebSocket-Key values
   std::vector<std::string> redact_headers;  // more header names logged as [redacted]
+  // The text log: explanations the first time only, every time, or never;
+  // filters by problem, path prefix, client network and rule.
+  ExplainMode explain = ExplainMode::once;
+  bool only_problems = false;
+  std::string only_path;
+  std::string only_client;
+  std::vector<std::string> only_rules;
   // The proxy's log budget: event lines a second (and a burst as large);
   // lines beyond are dropped and counted. 0: no budget.
   uint32_t log_max_lines_per_second = 1000;

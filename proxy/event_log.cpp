@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -18,6 +19,15 @@
 #include "proxy/report/json_writer.h"
 
 namespace wsi {
+namespace {
+
+// https://no-color.org: a set, non-empty NO_COLOR turns automatic colour off.
+bool no_color_requested() {
+  const char* v = std::getenv("NO_COLOR");
+  return v && *v;
+}
+
+}  // namespace
 
 // The log file. spdlog's own file sink creates missing directories and opens
 // its file when it is made; this one opens only when told to (after the
@@ -142,7 +152,8 @@ EventLog::EventLog(const ProxyConfig& cfg)
   } else {
     auto color = std::make_shared<spdlog::sinks::stdout_color_sink_st>();
     const bool colored =
-        !json_ && (cfg.color == ColorMode::always || (cfg.color == ColorMode::auto_ && tty));
+        !json_ && (cfg.color == ColorMode::always ||
+                   (cfg.color == ColorMode::auto_ && tty && !no_color_requested()));
     color->set_color_mode(colored ? spdlog::color_mode::always : spdlog::color_mode::never);
     sink = color;
   }

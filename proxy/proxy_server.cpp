@@ -78,6 +78,11 @@ void Server::make_format_sink() {
   ReportOptions opts;
   opts.show_secrets = cfg_.log_secrets;
   opts.log_digests = cfg_.log_digests;
+  opts.explain = cfg_.explain;
+  opts.only_problems = cfg_.only_problems;
+  opts.only_path = cfg_.only_path;
+  opts.only_client = cfg_.only_client;
+  opts.only_rules = cfg_.only_rules;
   opts.idle_timeout_ms = cfg_.idle_timeout_ms;
   opts.handshake_timeout_ms = cfg_.handshake_timeout_ms;
   opts.http_inactivity_timeout_ms = cfg_.http_inactivity_timeout_ms;

@@ -62,6 +62,11 @@ void expect_same(const ProxyConfig& a, const ProxyConfig& b) {
   EXPECT_EQ(a.capture_path, b.capture_path);
   EXPECT_EQ(a.capture_client, b.capture_client);
   EXPECT_EQ(a.log_digests, b.log_digests);
+  EXPECT_EQ(a.explain, b.explain);
+  EXPECT_EQ(a.only_problems, b.only_problems);
+  EXPECT_EQ(a.only_path, b.only_path);
+  EXPECT_EQ(a.only_client, b.only_client);
+  EXPECT_EQ(a.only_rules, b.only_rules);
   EXPECT_EQ(a.digest_key_file, b.digest_key_file);
   EXPECT_EQ(a.bracket_listen, b.bracket_listen);
   EXPECT_EQ(a.bracket_upstream, b.bracket_upstream);
@@ -667,6 +672,8 @@ std::string sample(const SettingInfo& s, int which) {
     case SettingKind::boolean:
       return (s.default_value == "true") == (which == 0) ? "false" : "true";
     case SettingKind::list:
+      if (s.key == "log.only_rules")
+        return which == 0 ? "reserved-bits-set,invalid-utf8-text" : "rsv1-without-extension";
       return which == 0 ? "a.example,*.b.example" : "c.example";
   }
   return "?";
@@ -768,6 +775,11 @@ TEST(ConfigTable, EveryMemberHasARow) {
   EXPECT_NE(cfg.capture_path, d.capture_path);
   EXPECT_NE(cfg.capture_client, d.capture_client);
   EXPECT_NE(cfg.log_digests, d.log_digests);
+  EXPECT_NE(cfg.explain, d.explain);
+  EXPECT_NE(cfg.only_problems, d.only_problems);
+  EXPECT_NE(cfg.only_path, d.only_path);
+  EXPECT_NE(cfg.only_client, d.only_client);
+  EXPECT_NE(cfg.only_rules, d.only_rules);
   EXPECT_NE(cfg.digest_key_file, d.digest_key_file);
   EXPECT_NE(cfg.bracket_listen, d.bracket_listen);
   EXPECT_NE(cfg.bracket_upstream, d.bracket_upstream);

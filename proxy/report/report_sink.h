@@ -13,6 +13,7 @@
 
 #include "parser/compare/hop_compare.h"
 #include "parser/conn/events.h"
+#include "proxy/config.h"
 #include "proxy/net/tls_failure.h"
 
 namespace wsi {
@@ -162,8 +163,6 @@ class ReportSink : public ConnSink {
 };
 
 // What the format sinks need to know beyond the events.
-enum class ExplainMode : uint8_t { always, once, never };
-
 struct ReportOptions {
   bool stamped = true;  // lines begin with the time (and JSON has ts, level, conn)
   // The text log: explanations of close codes, rules and end causes the
