@@ -61,6 +61,7 @@ struct RuleText {
   std::string_view fix;      // one line: how to fix it
 };
 
+// The text of a rule (matched by its stable id).
 RuleText rule_text(Rule rule, Lang lang);
 RuleText rule_text(const RuleInfo& info, Lang lang);
 
