@@ -250,6 +250,21 @@ bool check_listen(std::string_view s, std::string& why) {
   return false;
 }
 
+// The admin endpoint: empty (off), a bare port (on 127.0.0.1) or HOST:PORT.
+bool check_admin_listen(std::string_view s, std::string& why) {
+  if (s.empty()) return true;
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (s.size() <= 5 && std::stoul(std::string(s)) <= 65535) return true;
+  } else {
+    std::string host;
+    uint16_t port = 0;
+    if (split_host_port(s, host, port)) return true;
+  }
+  why = "admin address " + quote(s) +
+        " is not PORT, HOST:PORT or [IPv6]:PORT (port 0-65535; a bare port listens on 127.0.0.1)";
+  return false;
+}
+
 // "example.com", "*.example.com", an IP address; with ":PORT" for targets.
 bool check_host_pattern(std::string_view s, std::string& why) {
   std::string_view host = s.starts_with("*.") ? s.substr(2) : s;
@@ -1081,6 +1096,12 @@ constexpr Setting kSettings[] = {
      .help = "When the drain time ends, send close 1001 (going away) to both sides of each open "
              "connection",
      .rule = "only close the sockets"},
+    {.key = "admin.listen",
+     .flag = "--admin-listen",
+     .value = AddressValue{&ProxyConfig::admin_listen, "[HOST:]PORT", check_admin_listen},
+     .help = "Serve the admin endpoint here over HTTP: /metrics (Prometheus), /healthz and "
+             "/connections; a bare port listens on 127.0.0.1",
+     .default_note = "off"},
 };
 
 constexpr bool is_table_of(std::string_view prefix, std::string_view key) {

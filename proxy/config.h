@@ -103,6 +103,9 @@ struct ProxyConfig {
 
   // [shutdown]
   bool shutdown_close_frames = false;  // after the drain time, send close 1001 to both sides
+
+  // [admin]: /metrics, /healthz and /connections over HTTP, on the proxy's loop
+  std::string admin_listen;  // [HOST:]PORT, a bare port on 127.0.0.1; empty: off
 };
 
 // How resolve() reads the --config file over the defaults; empty:

@@ -15,8 +15,11 @@
 #include "proxy/net/cert_authority.h"
 #include "proxy/net/tls_context.h"
 #include "proxy/proxy_server.h"
+#include "proxy/taps/admin.h"
 #include "proxy/taps/bracket.h"
 #include "proxy/taps/capture.h"
+#include "proxy/taps/connections.h"
+#include "proxy/taps/metrics.h"
 
 namespace wsi {
 namespace {
@@ -314,6 +317,29 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
                               cfg.ca_dir
                         : "forward proxy: TLS after CONNECT is tunnelled without inspection "
                           "(give --ca DIR to intercept it)");
+  // The admin endpoint: its counters and connection table are taps of the
+  // main listener's events (in bracket mode the far side's are not counted).
+  MetricsTap metrics(cfg.max_reports_per_rule);
+  ConnectionTable connection_table(cfg.log_secrets);
+  std::unique_ptr<AdminServer> admin;
+  if (!cfg.admin_listen.empty()) {
+    server.add_tap(metrics);
+    server.add_tap(connection_table);
+    admin = std::make_unique<AdminServer>(&loop, server, *log, metrics, connection_table);
+    if (!admin->listen(cfg.admin_listen, error)) {
+      err << "wsinspect proxy: " << error << '\n';
+      admin->close();
+      server.force_shutdown();
+      if (back) back->force_shutdown();
+      if (brackets) brackets->close();
+      echo.close();
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
+      return 1;
+    }
+    notes.push_back("admin endpoint on http://" + admin->bound_address() +
+                    "/ (/metrics, /healthz, /connections)");
+  }
   const std::string upstream_name = builtin       ? std::string("builtin:echo")
                                     : cfg.forward ? std::string("forward")
                                                   : server.upstream_label();
@@ -354,6 +380,7 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
   auto stopped = [&] {
     if (--running > 0) return;
     if (brackets) brackets->close();
+    if (admin) admin->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&flusher), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);

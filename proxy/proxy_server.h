@@ -78,6 +78,8 @@ class Server {
   void force_shutdown();
   bool shutting_down() const { return shutting_down_; }
   size_t open_sessions() const { return sessions_.size(); }
+  // Every session, refused ones included (read-only: the admin endpoint).
+  const std::unordered_set<Session*>& sessions() const { return sessions_; }
   std::string bound_address() const { return bound_; }
 
   // For sessions.

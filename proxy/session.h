@@ -50,6 +50,11 @@ class Session final : public TransportHandler {
   void force_end();
 
   uint64_t id() const { return id_; }
+  // Read-only views for the admin endpoint's /connections.
+  const ConnectionInspector& core() const { return core_; }
+  bool refused() const { return refused_; }
+  bool upstream_ready() const { return upstream_ready_; }
+  bool ending() const { return ending_ || lingering_; }
 
   // TransportHandler (both legs).
   void on_connected(Transport& t, int status) override;
