@@ -73,6 +73,7 @@ void expect_same(const ProxyConfig& a, const ProxyConfig& b) {
   EXPECT_EQ(a.bracket_window, b.bracket_window);
   EXPECT_EQ(a.bracket_window_ms, b.bracket_window_ms);
   EXPECT_EQ(a.shutdown_close_frames, b.shutdown_close_frames);
+  EXPECT_EQ(a.admin_listen, b.admin_listen);
 }
 
 // A file under the test temp directory, removed when the test ends.
@@ -197,7 +198,8 @@ TEST(ConfigFile, ChoicesAndDottedKeys) {
 TEST(ConfigFile, UnknownTopLevelKeyNamesKeyLineAndColumn) {
   EXPECT_EQ(load_error("listen = \"127.0.0.1:1\"\n\nlistne = \"x\"\n"),
             "t.toml:3:1: unknown key 'listne' (known here: listen, upstream, keep_host, log, "
-            "inspect, bracket, timeouts, limits, tls, upstream_tls, forward, capture, shutdown)");
+            "inspect, bracket, timeouts, limits, tls, upstream_tls, forward, capture, shutdown, "
+            "admin)");
 }
 
 TEST(ConfigFile, UnknownKeyInsideTableNamesKeyLineAndColumn) {
@@ -283,6 +285,29 @@ TEST(ConfigFile, BadValuesNameKeyAndPosition) {
        "builtin:echo)"},
   };
   for (const Case& c : cases) EXPECT_EQ(load_error(c.doc), c.error) << c.doc;
+}
+
+TEST(ConfigAdmin, ABarePortOrAnAddress) {
+  EXPECT_EQ(load_ok("[admin]\nlisten = \"9100\"").admin_listen, "9100");
+  EXPECT_EQ(load_ok("[admin]\nlisten = \"0\"").admin_listen, "0");
+  EXPECT_EQ(load_ok("[admin]\nlisten = \"0.0.0.0:9100\"").admin_listen, "0.0.0.0:9100");
+  EXPECT_EQ(load_ok("[admin]\nlisten = \"[::1]:9100\"").admin_listen, "[::1]:9100");
+  EXPECT_EQ(load_ok("[admin]\nlisten = \"\"").admin_listen, "");
+  const std::string why =
+      "is not PORT, HOST:PORT or [IPv6]:PORT (port 0-65535; a bare port listens on 127.0.0.1)";
+  EXPECT_EQ(load_error("[admin]\nlisten = \"65536\""),
+            "t.toml:2:10: admin.listen: admin address '65536' " + why);
+  EXPECT_EQ(load_error("[admin]\nlisten = \"metrics\""),
+            "t.toml:2:10: admin.listen: admin address 'metrics' " + why);
+  EXPECT_EQ(load_error("[admin]\nlisten = \"host:\""),
+            "t.toml:2:10: admin.listen: admin address 'host:' " + why);
+  ProxyCli ok;
+  auto cfg = ok.run({"--upstream", "a:1", "--admin-listen", "9100"});
+  ASSERT_TRUE(cfg) << ok.error;
+  EXPECT_EQ(cfg->admin_listen, "9100");
+  ProxyCli bad;
+  EXPECT_FALSE(bad.run({"--upstream", "a:1", "--admin-listen", "123456"}));
+  EXPECT_EQ(bad.error, "--admin-listen: admin address '123456' " + why);
 }
 
 TEST(ConfigFile, Durations) {
@@ -786,6 +811,7 @@ TEST(ConfigTable, EveryMemberHasARow) {
   EXPECT_NE(cfg.bracket_window, d.bracket_window);
   EXPECT_NE(cfg.bracket_window_ms, d.bracket_window_ms);
   EXPECT_NE(cfg.shutdown_close_frames, d.shutdown_close_frames);
+  EXPECT_NE(cfg.admin_listen, d.admin_listen);
 }
 
 TEST(ConfigTable, TheReaderAcceptsEveryKeyAndSetsOnlyItsSetting) {
