@@ -148,7 +148,11 @@ int run_demo(const ProxyConfig& base, std::ostream& out, std::ostream& err) {
   cfg.listen = "127.0.0.1:0";
   cfg.upstream = "builtin:echo";
   cfg.drain_timeout_ms = 1000;
-  out << "wsinspect demo: a proxy in front of the built-in echo server, and a scripted client.\n"
+  // The introduction is for people: with a JSON log, standard output
+  // carries JSON lines only, and the introduction goes to standard error.
+  const bool json = cfg.log_format && *cfg.log_format == LogFormat::json;
+  (json ? err : out)
+      << "wsinspect demo: a proxy in front of the built-in echo server, and a scripted client.\n"
          "Connection 1 sends a few messages, then one frame with RSV2 set (a damaged header);\n"
          "connection 2 drops TCP without a close frame. Watch the violation and the closes.\n\n"
       << std::flush;

@@ -114,6 +114,236 @@ def check_exit(name: str, rc: Optional[int], stderr_text: str, clean_sigterm: bo
         raise AssertionError(f"{name} exited with {rc} after SIGTERM\n{stderr_text[-6000:]}")
 
 
+# --- the event schema (docs/events.schema.json) ----------------------------------
+
+SCHEMA_PATH = REPO / "docs" / "events.schema.json"
+
+
+class SchemaViolation(Exception):
+    """Lines of wsinspect that do not follow docs/events.schema.json. Not an
+    AssertionError, so that an assertRaises(AssertionError) around a wait
+    that is meant to time out cannot swallow it."""
+
+
+class EventSchema:
+    """docs/events.schema.json, loaded once, checking one object at a time
+    against the definition its `event` names (or another of its $defs, such
+    as rule_entry for `rules --json`).
+
+    A debug log has a line per frame, and jsonschema takes most of a
+    millisecond a line, so lines are validated once per shape: the values of
+    the fields a definition checks one by one (a count, free text, a
+    pattern, and that no condition of the definition looks at) are checked
+    here and replaced by the first such value seen before the object is
+    looked up in a cache of results. The result is the one jsonschema gives
+    for the line itself; the messages of a failure are jsonschema's on the
+    line as written."""
+
+    _SIMPLE_KEYS = {"type", "minimum", "maximum", "pattern", "description", "title"}
+
+    def __init__(self, path: Path = SCHEMA_PATH):
+        import jsonschema  # python3-jsonschema
+
+        self.jsonschema = jsonschema
+        self.schema = json.loads(path.read_text())
+        cls = jsonschema.validators.validator_for(self.schema)
+        cls.check_schema(self.schema)
+        self.cls = cls
+        self.root = cls(self.schema)
+        self.defs = self.schema.get("$defs", {})
+        self._plans: dict = {}
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+        self.lines = 0
+        self.failures = 0
+        self.seen: dict = {}  # event name: lines validated
+
+    def _inline(self, x):
+        if isinstance(x, dict):
+            if set(x) == {"$ref"} and x["$ref"].startswith("#/$defs/"):
+                return self._inline(self.defs[x["$ref"][len("#/$defs/"):]])
+            return {k: self._inline(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [self._inline(v) for v in x]
+        return x
+
+    @staticmethod
+    def _value_conditions(x, out: set) -> None:
+        """The property names whose values a (sub)schema looks at."""
+        if isinstance(x, dict):
+            props = x.get("properties")
+            if isinstance(props, dict):
+                out.update(props)
+            for v in x.values():
+                EventSchema._value_conditions(v, out)
+        elif isinstance(x, list):
+            for v in x:
+                EventSchema._value_conditions(v, out)
+
+    def _simple_check(self, sub) -> Optional[Callable]:
+        if not isinstance(sub, dict) or not sub or not set(sub) <= self._SIMPLE_KEYS:
+            return None
+        kind = sub.get("type")
+        if kind not in ("integer", "string"):
+            return None
+        if kind == "string" and ("minimum" in sub or "maximum" in sub):
+            return None
+        lo, hi, pattern = sub.get("minimum"), sub.get("maximum"), sub.get("pattern")
+        rx = re.compile(pattern) if pattern else None
+
+        def check(v) -> bool:
+            if kind == "integer":
+                return isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo) and (hi is None or v <= hi)
+            return isinstance(v, str) and (rx is None or rx.search(v) is not None)
+
+        return check
+
+    def _plan(self, name: str):
+        """(validator, {field: check}, {field: exemplar}) for a definition."""
+        plan = self._plans.get(name)
+        if plan is None:
+            sub = self._inline(self.defs[name])
+            conditioned: set = set()
+            self._value_conditions({k: v for k, v in sub.items() if k != "properties"}, conditioned)
+            checks = {}
+            for field_name, fs in (sub.get("properties") or {}).items():
+                check = self._simple_check(fs)
+                if check and field_name not in conditioned:
+                    checks[field_name] = check
+            plan = self._plans[name] = (self.cls(sub), checks, {})
+        return plan
+
+    def _definition(self, obj: dict, definition: str) -> Optional[str]:
+        """The $defs entry `obj` is checked against; None: not a known event."""
+        if definition != "event":
+            return definition
+        name = obj.get("event")
+        if not isinstance(name, str) or name not in self.defs or name not in self.schema["properties"]["event"]["enum"]:
+            return None
+        d = self.defs[name]
+        # An event of several forms (close): `if` picks the definition.
+        while "properties" not in d and "if" in d and "then" in d and "else" in d:
+            pick = self._plans.get(("if", name))
+            if pick is None:
+                pick = self._plans[("if", name)] = self.cls(self._inline(d["if"]))
+            branch = d["then"] if pick.is_valid(obj) else d["else"]
+            name = branch["$ref"][len("#/$defs/"):]
+            d = self.defs[name]
+        return name
+
+    def problems(self, obj, definition: str = "event") -> list:
+        """jsonschema's messages for `obj` (empty: valid)."""
+        with self._lock:
+            self.lines += 1
+            name = obj.get("event") if isinstance(obj, dict) and definition == "event" else definition
+            self.seen[str(name)] = self.seen.get(str(name), 0) + 1
+            found = self._problems(obj, definition)
+            self.failures += bool(found)
+            return found
+
+    def _problems(self, obj, definition: str) -> list:
+        name = self._definition(obj, definition) if isinstance(obj, dict) else None
+        if name is None:
+            return self._messages(obj, definition)
+        validator, checks, exemplars = self._plan(name)
+        shape = dict(obj)
+        for k, check in checks.items():
+            if k in shape and check(shape[k]):
+                shape[k] = exemplars.setdefault(k, shape[k])
+        key = (name, json.dumps(shape, sort_keys=True))
+        valid = self._cache.get(key)
+        if valid is None:
+            valid = validator.is_valid(shape)
+            if len(self._cache) > 100000:
+                self._cache.clear()
+            self._cache[key] = valid
+        return [] if valid else self._messages(obj, definition)
+
+    def _messages(self, obj, definition: str) -> list:
+        schema = self.schema if definition == "event" else {**self.schema, "$ref": f"#/$defs/{definition}"}
+        validator = self.root if definition == "event" else self.cls(schema)
+        out = []
+        for e in sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+            where = "/".join(map(str, e.absolute_path)) or "the object"
+            out.append(f"{e.message} (at {where}; schema {'/'.join(map(str, e.absolute_schema_path))})")
+        return out or ["does not follow the schema"]
+
+
+_schema: "Optional[EventSchema] | bool" = None
+_schema_lock = threading.Lock()
+
+
+def event_schema() -> Optional[EventSchema]:
+    """The schema, or None (once noted on stderr) without python3-jsonschema."""
+    global _schema
+    with _schema_lock:
+        if _schema is None:
+            try:
+                _schema = EventSchema()
+            except ImportError:
+                import sys
+
+                print("harness: python3-jsonschema is not installed: event lines are not checked against "
+                      "docs/events.schema.json (scripts/setup-deps installs it)", file=sys.stderr)
+                _schema = False
+        return _schema or None
+
+
+def schema_problem(obj, definition: str = "event") -> Optional[str]:
+    """Why `obj` does not follow docs/events.schema.json, or None."""
+    schema = event_schema()
+    if schema is None:
+        return None
+    found = schema.problems(obj, definition)
+    return "; ".join(found) if found else None
+
+
+def validate_events(events: list, source: str, definition: str = "event") -> list:
+    """Raises SchemaViolation when an object of `events` (parsed lines of
+    `source`) does not follow the schema; returns `events`. An object
+    {"event": "_unparsed", "line": ...} stands for a line that was not JSON."""
+    bad = []
+    for i, ev in enumerate(events):
+        if isinstance(ev, dict) and ev.get("event") == "_unparsed" and set(ev) == {"event", "line"}:
+            bad.append(f"line {i + 1}: {str(ev['line'])[:1500]}\n    not a JSON object")
+            continue
+        problem = schema_problem(ev, definition)
+        if problem:
+            bad.append(f"line {i + 1}: {json.dumps(ev, ensure_ascii=False)[:1500]}\n    {problem}")
+    if bad:
+        raise SchemaViolation(f"{source}: {len(bad)} of {len(events)} lines do not follow docs/events.schema.json:\n" + "\n".join(bad[:10]))
+    return events
+
+
+def validate_lines(text: str, source: str, definition: str = "event") -> list:
+    """The JSON objects of `text`, one a line (empty lines skipped), each
+    checked against the schema (SchemaViolation when one is not)."""
+    events = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            ev = None
+        events.append(ev if isinstance(ev, dict) else {"event": "_unparsed", "line": line})
+    return validate_events(events, source, definition)
+
+
+def _schema_stats() -> None:
+    """With WSI_SCHEMA_STATS=FILE, how many lines this run validated."""
+    path = os.environ.get("WSI_SCHEMA_STATS")
+    schema = _schema if isinstance(_schema, EventSchema) else None
+    if path and schema is not None:
+        import sys
+
+        with open(path, "a") as f:
+            f.write(f"{' '.join(sys.argv[1:]) or sys.argv[0]}\t{schema.lines} lines\t{schema.failures} failed\t{json.dumps(schema.seen, sort_keys=True)}\n")
+
+
+atexit.register(_schema_stats)
+
+
 class JsonLineProcess:
     """A child process whose stdout is one JSON object per line.
 
@@ -134,6 +364,16 @@ class JsonLineProcess:
         # The wsinspect binary itself (not a peer): stop() checks how it ended.
         self.checks_exit = Path(self.argv[0]) == BINARY
         self._exit_checked = False
+        # wsinspect's lines (also run through a shell) are checked against
+        # docs/events.schema.json as they come; with a JSON log, a line that
+        # is not JSON is one of them. The first wait, find or snapshot after
+        # one fails (and stop(), if none came).
+        self.validates = str(BINARY) in self.argv
+        self.json_log = "--json" in self.argv or "--log-format=json" in self.argv or any(
+            a == "--log-format" and b == "json" for a, b in zip(self.argv, self.argv[1:])
+        )
+        self.schema_errors: list = []
+        self._schema_reported = False
         self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
@@ -166,11 +406,20 @@ class JsonLineProcess:
                 continue
             try:
                 ev = json.loads(line)
-                if not isinstance(ev, dict):
+                parsed = isinstance(ev, dict)
+                if not parsed:
                     ev = {"event": "_unparsed", "line": line}
             except ValueError:
                 ev = {"event": "_unparsed", "line": line}
+                parsed = False
+            problem = None
+            if self.validates and parsed:
+                problem = schema_problem(ev)
+            elif self.validates and self.json_log and raw.endswith(b"\n"):  # not one cut by a kill
+                problem = "not a JSON object, in a JSON log"
             with self._cond:
+                if problem:
+                    self.schema_errors.append(f"line {len(self.events) + 1}: {line[:1500]}\n    {problem}")
                 self.events.append(ev)
                 self._cond.notify_all()
         with self._cond:
@@ -182,7 +431,20 @@ class JsonLineProcess:
             with self._cond:
                 self.stderr_lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
 
+    def check_schema(self) -> None:
+        """Raises SchemaViolation (once) when a line seen so far does not
+        follow docs/events.schema.json."""
+        with self._cond:
+            if self._schema_reported or not self.schema_errors:
+                return
+            self._schema_reported = True
+            errors = list(self.schema_errors)
+        raise SchemaViolation(
+            f"{self.name} (pid {self.pid}): {len(errors)} line(s) do not follow docs/events.schema.json:\n" + "\n".join(errors[:10])
+        )
+
     def snapshot(self) -> list:
+        self.check_schema()
         with self._cond:
             return list(self.events)
 
@@ -207,15 +469,20 @@ class JsonLineProcess:
         deadline = time.monotonic() + timeout
         with self._cond:
             i = 0
-            while True:
+            found = None
+            while found is None:
                 while i < len(self.events):
                     if pred(self.events[i]):
-                        return self.events[i]
+                        found = self.events[i]
+                        break
                     i += 1
                 left = deadline - time.monotonic()
-                if left <= 0 or (self._eof and i >= len(self.events)):
+                if found is not None or left <= 0 or (self._eof and i >= len(self.events)):
                     break
                 self._cond.wait(min(left, 0.5))
+        self.check_schema()
+        if found is not None:
+            return found
         raise AssertionError(f"{self.name}: no event {what or 'matching'} within {timeout}s\n" + self.describe())
 
     def wait_count(self, pred: Callable[[dict], bool], count: int, timeout: float = TIMEOUT, what: str = "") -> list:
@@ -224,16 +491,23 @@ class JsonLineProcess:
             while True:
                 found = [e for e in self.events if pred(e)]
                 if len(found) >= count:
-                    return found
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0 or self._eof:
                     break
                 self._cond.wait(min(left, 0.5))
+        self.check_schema()
+        if len(found) >= count:
+            return found
         raise AssertionError(
             f"{self.name}: wanted {count} events {what}, saw {len(found)} within {timeout}s\n" + self.describe()
         )
 
     def find(self, pred: Callable[[dict], bool]) -> list:
+        self.check_schema()
+        return self._find(pred)
+
+    def _find(self, pred: Callable[[dict], bool]) -> list:
         with self._cond:
             return [e for e in self.events if pred(e)]
 
@@ -250,7 +524,7 @@ class JsonLineProcess:
         sanitizer report, or when a sanitized build exited non-zero after the
         SIGTERM sent here (a leak found at exit)."""
         clean_sigterm = False
-        if self.proc.poll() is None and self.checks_exit and self.find(lambda e: e.get("event") == "stopped"):
+        if self.proc.poll() is None and self.checks_exit and self._find(lambda e: e.get("event") == "stopped"):
             # Already stopping (the test signalled it): a signal now would
             # find the default action again and kill it; let it exit.
             try:
@@ -280,6 +554,7 @@ class JsonLineProcess:
             with self._cond:
                 err = "\n".join(self.stderr_lines)
             check_exit(self.name, self.proc.returncode, err, clean_sigterm)
+        self.check_schema()
 
 
 # --- the proxy ---------------------------------------------------------------

@@ -43,6 +43,7 @@ from harness import (
     load_vectors,
     make_key,
     upgrade_request,
+    validate_lines,
 )
 from test_conn_vectors import VECTORS as CONN_VECTORS
 from test_conn_vectors import load as load_conn_vector
@@ -186,7 +187,7 @@ def run(*args, expect=None):
 
 def events(*args):
     r = run("--json", *args, expect=(0, 1))
-    return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()], r.returncode
+    return validate_lines(r.stdout.decode(), f"wsinspect decode --json {' '.join(map(str, args))}"), r.returncode
 
 
 def unlabelled(evs):

@@ -61,6 +61,7 @@ from harness import (
     require_proxy,
     run_threads,
     upgrade_request,
+    validate_events,
 )
 
 HEAD_MS = 1500  # --handshake-timeout for the stalled upstream
@@ -467,7 +468,7 @@ def read_events(path: Path) -> list:
     except FileNotFoundError:
         return []
     # Only whole lines: the proxy may be writing the last one.
-    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
+    return validate_events([json.loads(line) for line in text.split("\n")[:-1] if line.strip()], str(path))
 
 
 class FileLogProxy:

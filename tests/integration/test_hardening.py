@@ -33,6 +33,7 @@ from harness import (
     check_exit,
     require_proxy,
     upgrade_request,
+    validate_events,
 )
 
 
@@ -40,11 +41,13 @@ def read_events(path: Path) -> list:
     if not path.exists():
         return []
     out = []
-    for line in path.read_bytes().splitlines():
+    data = path.read_bytes()
+    for line in data.splitlines():
         try:
             out.append(json.loads(line))
         except ValueError:
             out.append({"event": "_unparsed", "line": line.decode("utf-8", "replace")})
+    validate_events(out if data.endswith(b"\n") else out[:-1], str(path))  # a last line may be being written
     return out
 
 

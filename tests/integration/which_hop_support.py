@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from harness import BINARY, HOST, TIMEOUT, JsonLineProcess, Proxy, is_event
+from harness import BINARY, HOST, TIMEOUT, JsonLineProcess, Proxy, is_event, validate_events
 from intermediaries import free_port
 
 DIGEST_KEY = "which-hop-test-secret"
@@ -267,6 +267,7 @@ def run_compare(a, b, *args, key: bool = True, timeout: float = 60.0) -> Compare
             except ValueError:
                 ev = {"event": "_unparsed", "line": line}
             events.append(ev if isinstance(ev, dict) else {"event": "_unparsed", "line": line})
+        validate_events(events, " ".join(argv))
     return CompareResult(argv, p.returncode, p.stdout, p.stderr, events)
 
 
