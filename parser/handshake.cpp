@@ -710,6 +710,12 @@ Negotiated analyze_response(const HttpHead& head, const HandshakeRequest& reques
       h != nullptr && protocols.empty()) {
     r.add(Rule::response_subprotocol_not_offered, "Sec-WebSocket-Protocol is empty", h->offset);
   }
+  if (!request.offered_subprotocols.empty() && head.find("Sec-WebSocket-Protocol") == nullptr)
+    r.add(Rule::response_no_subprotocol_selected,
+          "the client offered " + std::to_string(request.offered_subprotocols.size()) +
+              (request.offered_subprotocols.size() == 1 ? " subprotocol" : " subprotocols") +
+              " and the response has no Sec-WebSocket-Protocol",
+          head.end_offset);
   // Offered tokens may carry credentials (a bearer token): the detail lists them redacted.
   std::string offered;
   for (const std::string& o : redact_subprotocols(request.offered_subprotocols)) {

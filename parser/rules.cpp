@@ -257,6 +257,13 @@ constexpr std::array kRules = std::to_array<RuleInfo>({
      "The response selects more than one subprotocol, as a list or as repeated headers.",
      "The server must echo exactly one offered value; a server that copies the client's whole "
      "list back, or a proxy that adds its own header beside the server's, causes this."},
+    {Rule::response_no_subprotocol_selected, "response-no-subprotocol-selected", kNoCloseFrame, 0,
+     kWarning, "RFC 6455 §4.2.2, §4.1",
+     "The client offered subprotocols and the 101 selects none. RFC 6455 allows it, but many "
+     "clients fail the connection: Node ws (\"Server sent no subprotocol\") and browsers, whose "
+     "application then sees 1006.",
+     "Make the server select one of the offered subprotocols, or make the client offer none if "
+     "it can work without; check that no hop strips Sec-WebSocket-Protocol from the response."},
     {Rule::response_data_before_upgrade, "response-data-before-upgrade", kNoCloseFrame, 0, kError,
      "RFC 6455 §4.1",
      "Before or instead of a 101 response, the server side sent bytes that are not a valid HTTP "

@@ -64,6 +64,7 @@ enum class Rule : uint8_t {
   response_deflate_params_malformed,
   response_subprotocol_not_offered,
   response_multiple_subprotocols,
+  response_no_subprotocol_selected,
   response_data_before_upgrade,
 
   count_  // keep last

@@ -253,7 +253,7 @@ void Session::forward_refuse(int status, std::string_view why, std::string_view 
                              std::string_view target) {
   server_.report().on_forward({id_, now_ms()}, {method, target, "refused", status, why});
   forward_ = Forward::done;
-  reply_and_close(status, why, EndCause::none);
+  reply_and_close(status, why, EndCause::forward_refused);
 }
 
 void Session::on_forward_bytes(std::span<const uint8_t> bytes) {

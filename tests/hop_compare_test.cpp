@@ -214,8 +214,8 @@ TEST(HopCompare, ReservedBitsSetByTheHopNameTheFrame) {
   EXPECT_EQ(bits[0].dir, s2c);
   EXPECT_EQ(bits[0].frame_a, 0);
   EXPECT_EQ(bits[0].frame_b, 0);
-  EXPECT_EQ(bits[0].header_a.substr(0, 2), "a1");
-  EXPECT_EQ(bits[0].header_b.substr(0, 2), "81");
+  EXPECT_EQ(bits[0].header_a, "a1 0a");
+  EXPECT_EQ(bits[0].header_b, "81 0a");
   EXPECT_NE(bits[0].text.find("RSV2"), std::string::npos) << bits[0].text;
   EXPECT_TRUE(v.significant);
   EXPECT_NE(v.text.find("between A and B"), std::string::npos);

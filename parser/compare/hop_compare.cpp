@@ -48,10 +48,12 @@ std::map<std::string, std::string> header_map(const std::vector<HttpHeader>& hs)
   return m;
 }
 
+// "81 7e 07 d0", as every header_hex is written.
 std::string hex_of(const uint8_t* p, size_t n) {
   static const char* const kHex = "0123456789abcdef";
   std::string s;
   for (size_t i = 0; i < n; ++i) {
+    if (i) s += ' ';
     s += kHex[p[i] >> 4];
     s += kHex[p[i] & 15];
   }

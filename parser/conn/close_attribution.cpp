@@ -31,6 +31,21 @@ void CloseAttribution::record(const Violation& v, uint64_t now_ms) {
   }
 }
 
+void CloseAttribution::note_frame(Direction d, const FrameHeader& h, uint64_t now_ms) {
+  Sized& p = in_progress_[dir_index(d)];
+  if (h.opcode != opcode::continuation) p = Sized{0, h.offset, h.index, now_ms};
+  p.size += h.length;
+  p.at_ms = now_ms;
+}
+
+void CloseAttribution::note_message(const MessageInfo& m, uint64_t now_ms) {
+  const size_t i = dir_index(m.dir);
+  const uint64_t size = m.inflated_size ? m.inflated_size : m.size;
+  if (size >= largest_[i].size)
+    largest_[i] = Sized{size, in_progress_[i].offset, m.first_frame_index, now_ms};
+  in_progress_[i] = Sized{};
+}
+
 CloseAttribution::Verdict CloseAttribution::judge(const CloseFrame& c, uint64_t now_ms) {
   Verdict v;
   const Direction received = opposite(c.dir);  // what the closing endpoint had received
@@ -59,7 +74,21 @@ CloseAttribution::Verdict CloseAttribution::judge(const CloseFrame& c, uint64_t 
   if (best) {
     v.cause = CloseCause{best->rule, received, best->offset, best->frame_index,
                          now_ms >= best->at_ms ? now_ms - best->at_ms : 0};
-  } else if (c.code != 1009) {
+  } else if (c.code == 1009) {
+    // Too big for the endpoint, whatever its limit: the message in
+    // progress when it is larger, else the largest it received.
+    const Sized& p = in_progress_[r];
+    const Sized& l = largest_[r];
+    const Sized* m = p.size && p.size >= l.size ? &p : l.size ? &l : nullptr;
+    if (m)
+      v.cause = CloseCause{Rule::message_too_big,
+                           received,
+                           m->offset,
+                           m->frame_index,
+                           now_ms >= m->at_ms ? now_ms - m->at_ms : 0,
+                           false,
+                           m->size};
+  } else {
     v.unseen_corruption = true;
   }
   return v;

@@ -17,6 +17,12 @@ class CloseAttribution {
   // An error-severity violation flagged in `v.dir` at `now_ms`.
   void record(const Violation& v, uint64_t now_ms);
 
+  // Data frames and complete messages, for a 1009 no violation explains:
+  // it answers the largest message received, or one in progress whose
+  // declared size the endpoint refused at its header.
+  void note_frame(Direction d, const FrameHeader& h, uint64_t now_ms);
+  void note_message(const MessageInfo& m, uint64_t now_ms);
+
   struct Verdict {
     bool in_reply = false;
     std::optional<CloseCause> cause;
@@ -42,6 +48,14 @@ class CloseAttribution {
     std::optional<Flagged> flagged[2][4];
   };
   std::unique_ptr<Evidence> evidence_;
+  struct Sized {
+    uint64_t size = 0;  // bytes (declared so far, for one in progress)
+    uint64_t offset = 0;
+    uint64_t frame_index = 0;
+    uint64_t at_ms = 0;
+  };
+  Sized largest_[2];      // the largest complete message per direction
+  Sized in_progress_[2];  // the message being received (size 0: none)
   bool close_seen_[2] = {false, false};
   uint16_t close_code_[2] = {0, 0};   // the code each direction's close frame carried
   uint64_t close_frame_[2] = {0, 0};  // and its frame index

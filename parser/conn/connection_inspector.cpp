@@ -324,6 +324,14 @@ void ConnectionInspector::on_response_head(const HttpHead& head) {
     const Negotiated n = analyze_response(head, req.request, response_findings);
     report_handshake(req, &head, &n, response_findings);
     if (head.status == 101) {
+      // A 101 the client rejects (its rule's endpoints drop TCP): the 1006
+      // that follows comes from it.
+      for (const Finding& f : response_findings) {
+        if (rule_info(f.rule).close_code != 1006) continue;
+        handshake_abort_ = CloseCause{f.rule, Direction::server_to_client, f.offset, 0, 0, true};
+        handshake_abort_->ms_before = now_;  // the time found; made relative when reported
+        break;
+      }
       upgraded_ = n.websocket;
       if (upgraded_) start_frames(&n);
       return;
@@ -395,6 +403,7 @@ struct ConnectionInspector::Digesters {
 };
 
 void ConnectionInspector::on_frame(Direction dir, const FrameHeader& h) {
+  if (!h.is_control()) attribution_.note_frame(dir, h, now_);
   if (digesters_) {
     const size_t i = dir_index(dir);
     digesters_->frame[i].start();
@@ -414,6 +423,7 @@ void ConnectionInspector::on_message_data(Direction dir, const uint8_t* data, si
 }
 
 void ConnectionInspector::on_message(const MessageInfo& m) {
+  attribution_.note_message(m, now_);
   sink_.on_message(ctx(), m);
   if (!digesters_) return;
   const Digest d = digesters_->message[dir_index(m.dir)].done();
@@ -491,9 +501,14 @@ void ConnectionInspector::report_synthesized_closes() {
   }
   // Still open when a capture ended: no endpoint has reported anything yet.
   if (!cfg_.inspect || end_cause_ == EndCause::capture_ended) return;
+  std::optional<CloseCause> abort = handshake_abort_;
+  // Only while the client has sent no close frame: one that did had not failed the connection.
+  if (abort && attribution_.close_seen(Direction::client_to_server)) abort.reset();
+  if (abort) abort->ms_before = now_ >= abort->ms_before ? now_ - abort->ms_before : 0;
   for (Direction d : {Direction::server_to_client, Direction::client_to_server}) {
     if (attribution_.close_seen(d) || own_close_[dir_index(d)]) continue;
-    sink_.on_synthesized_close(ctx(), SynthesizedCloseEvent{d, 1006, end_cause_});
+    sink_.on_synthesized_close(
+        ctx(), SynthesizedCloseEvent{d, 1006, end_cause_, abort ? &*abort : nullptr});
   }
 }
 

@@ -210,6 +210,8 @@ class ConnectionInspector final : private InspectorSink {
   // With cfg.digests: per direction, the frame's and the message's digests.
   struct Digesters;
   std::unique_ptr<Digesters> digesters_;
+  // A finding in the 101 that makes clients fail the connection.
+  std::optional<CloseCause> handshake_abort_;
   uint64_t last_data_ms_[2] = {0, 0};
   uint64_t end_ms_[2] = {0, 0};
   StreamEnd end_how_[2] = {StreamEnd::fin, StreamEnd::fin};

@@ -30,6 +30,8 @@ std::string_view end_cause_id(EndCause c) {
       return "http_inactivity";
     case EndCause::capture_ended:
       return "capture_ended";
+    case EndCause::forward_refused:
+      return "forward_refused";
   }
   return "none";
 }

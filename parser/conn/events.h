@@ -34,6 +34,7 @@ enum class EndCause : uint8_t {
   tls_handshake_failed,  // the client's TLS handshake with the proxy failed
   http_inactivity,       // an HTTP message stalled mid-way
   capture_ended,         // a capture file ended with the connection still open
+  forward_refused,       // the forward proxy refused the client's proxy request
 };
 std::string_view end_cause_id(EndCause c);
 
@@ -88,6 +89,11 @@ struct CloseCause {
   uint64_t offset;
   uint64_t frame_index;
   uint64_t ms_before;
+  // A finding of the opening handshake (offset in the response), not of a frame.
+  bool handshake = false;
+  // For a 1009 no violation explains: the size of the message it answers
+  // (the largest received, or the declared size of one in progress).
+  uint64_t message_size = 0;
 };
 
 struct CloseEvent {
@@ -106,6 +112,9 @@ struct SynthesizedCloseEvent {
   Direction dir;  // towards the endpoint that reports it
   uint16_t code;  // 1006, or 1001 sent by the proxy
   EndCause cause;
+  // A handshake finding that makes clients fail the connection (a 101 the
+  // client rejects): why the client dropped TCP without a close frame.
+  const CloseCause* caused_by = nullptr;
 };
 
 // From `from` on, the bytes of one direction are not inspected, to the end

@@ -224,14 +224,7 @@ class JsonSink final : public ReportSink {
       close_json(w, e.frame);
       w.field("in_reply", e.in_reply);
       if (const CloseCause* k = e.caused_by) {
-        w.key("caused_by")
-            .begin_object()
-            .field("rule", rule_info(k->rule).id)
-            .field("dir", direction_name(k->dir))
-            .field("offset", k->offset)
-            .field("frame_index", k->frame_index)
-            .field("ms_before", k->ms_before)
-            .end_object();
+        cause_json(w, *k);
       } else if (e.unseen_corruption) {
         w.field("note", unseen_corruption_note(e.frame));
       }
@@ -269,10 +262,24 @@ class JsonSink final : public ReportSink {
           .field("reason", "")
           .field("valid", false)
           .field("cause", end_cause_id(e.cause))
-          .field("cause_detail", describe_end_cause(e.cause, opts_))
-          .key("explanation")
-          .raw(explanation_json(e.code));
+          .field("cause_detail", describe_end_cause(e.cause, opts_));
+      if (e.caused_by) cause_json(w, *e.caused_by);
+      w.key("explanation").raw(explanation_json(e.code));
     });
+  }
+
+  // What a close (or an endpoint's 1006) is linked to.
+  static void cause_json(JsonWriter& w, const CloseCause& k) {
+    w.key("caused_by")
+        .begin_object()
+        .field("rule", rule_info(k.rule).id)
+        .field("dir", direction_name(k.dir))
+        .field("offset", k.offset)
+        .field("frame_index", k.frame_index)
+        .field("ms_before", k.ms_before);
+    if (k.handshake) w.field("handshake", true);
+    if (k.message_size) w.field("message_size", k.message_size);
+    w.end_object();
   }
 
   void on_gap(const EventContext& c, const GapEvent& e) override {

@@ -70,6 +70,9 @@ std::string describe_end_cause(EndCause cause, const ReportOptions& opts) {
       return "The TLS handshake with the client failed (see the tls_error event).";
     case EndCause::capture_ended:
       return "The capture ended with the connection still open.";
+    case EndCause::forward_refused:
+      return "wsinspect refused the client's proxy request (forward mode) and closed the "
+             "connection.";
     case EndCause::none:
       break;
   }

@@ -219,12 +219,7 @@ class TextSink final : public ReportSink {
       if (!f.reason.empty()) text += " reason=\"" + escape_bytes(f.reason) + "\"";
       if (!f.valid()) text += " (INVALID)";
       if (e.in_reply) text += ", in reply to the " + endpoint_receiving(f.dir) + "'s close";
-      if (const CloseCause* cause = e.caused_by) {
-        text += "; caused by: " + std::string(rule_info(cause->rule).id) + " flagged " +
-                std::string(direction_arrow(cause->dir)) + " at offset " +
-                std::to_string(cause->offset) + ", frame #" + std::to_string(cause->frame_index) +
-                ", " + std::to_string(cause->ms_before) + " ms earlier";
-      }
+      if (const CloseCause* cause = e.caused_by) text += cause_text(*cause);
       if (!e.caused_by && e.unseen_corruption) text += "\n    note: " + unseen_corruption_note(f);
       text += explanation(f.code, problem_close);
       return text;
@@ -250,6 +245,7 @@ class TextSink final : public ReportSink {
       std::string text = std::string(direction_arrow(e.dir)) + " no close frame reached the " +
                          who + ": its application reports " + std::to_string(e.code) + " " +
                          std::string(info.name) + " (" + std::string(end_cause_id(e.cause)) + ")";
+      if (e.caused_by) text += cause_text(*e.caused_by);
       if (first_time("cause:" + std::string(end_cause_id(e.cause))))
         text += "\n    cause: " + describe_end_cause(e.cause, opts_);
       text += explanation(e.code, true);
@@ -489,6 +485,19 @@ class TextSink final : public ReportSink {
 
  private:
   enum class Kind : uint8_t { other, handshake, http, summary };
+
+  static std::string cause_text(const CloseCause& k) {
+    const std::string id(rule_info(k.rule).id);
+    if (k.handshake)
+      return "; caused by: " + id + " in the server's 101 (response offset " +
+             std::to_string(k.offset) + "), which clients fail the connection on";
+    std::string t = "; caused by: " + id + " flagged " + std::string(direction_arrow(k.dir)) +
+                    " at offset " + std::to_string(k.offset) + ", frame #" +
+                    std::to_string(k.frame_index) + ", " + std::to_string(k.ms_before) +
+                    " ms earlier";
+    if (k.message_size) t += " (a message of " + size_text(k.message_size) + ")";
+    return t;
+  }
 
   // What the text log keeps of an open connection: for its summary line and
   // for the filters.

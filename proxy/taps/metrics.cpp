@@ -22,8 +22,10 @@ constexpr EndCause kEndCauseList[] = {
     EndCause::tls_handshake_failed,
     EndCause::http_inactivity,
     EndCause::capture_ended,
+    EndCause::forward_refused,
 };
-static_assert(std::size(kEndCauseList) == static_cast<size_t>(EndCause::capture_ended) + 1,
+// forward_refused is the last enumerator: a new one must be added here too.
+static_assert(std::size(kEndCauseList) == static_cast<size_t>(EndCause::forward_refused) + 1,
               "every end cause, in enum order");
 
 // What Session::upstream_failed is called with.

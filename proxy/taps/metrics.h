@@ -96,7 +96,7 @@ class MetricsTap final : public ReportSink {
   std::string render(const MetricsLive& live) const;
 
  private:
-  static constexpr size_t kEndCauses = 13;
+  static constexpr size_t kEndCauses = static_cast<size_t>(EndCause::forward_refused) + 1;
   static constexpr size_t kStages = 6;  // upstream_stages() and "other"
   enum Outcome : size_t { upgraded, refused, no_response, unreported, kOutcomes };
 

@@ -86,12 +86,17 @@ class ConnRecorder : public ConnSink {
       s += " caused_by=" + std::string(rule_info(k->rule).id) + "/" + dir_short(k->dir) + "/" +
            std::to_string(k->offset) + "/" + std::to_string(k->frame_index) + "/" +
            std::to_string(k->ms_before);
+    if (e.caused_by && e.caused_by->message_size)
+      s += "/size=" + std::to_string(e.caused_by->message_size);
     if (e.unseen_corruption) s += " unseen";
     line(s);
   }
   void on_synthesized_close(const EventContext&, const SynthesizedCloseEvent& e) override {
-    line("synth " + std::string(dir_short(e.dir)) + " " + std::to_string(e.code) +
-         " cause=" + std::string(end_cause_id(e.cause)));
+    std::string s = "synth " + std::string(dir_short(e.dir)) + " " + std::to_string(e.code) +
+                    " cause=" + std::string(end_cause_id(e.cause));
+    if (const CloseCause* k = e.caused_by)
+      s += " caused_by=" + std::string(rule_info(k->rule).id) + (k->handshake ? "/handshake" : "");
+    line(s);
   }
   void on_gap(const EventContext&, const GapEvent& e) override {
     line("gap " + std::string(dir_short(e.dir)) + " " + std::to_string(e.from) + "-");
