@@ -188,6 +188,8 @@ constexpr Choice<LogLevel> kLogLevels[] = {
     {"debug", LogLevel::debug}, {"info", LogLevel::info}, {"warn", LogLevel::warn}};
 constexpr Choice<ColorMode> kColorModes[] = {
     {"auto", ColorMode::auto_}, {"always", ColorMode::always}, {"never", ColorMode::never}};
+constexpr Choice<LangChoice> kLangChoices[] = {
+    {"auto", LangChoice::auto_}, {"en", LangChoice::en}, {"pt-BR", LangChoice::pt_br}};
 constexpr Choice<ExplainMode> kExplainModes[] = {
     {"once", ExplainMode::once}, {"always", ExplainMode::always}, {"never", ExplainMode::never}};
 
@@ -781,9 +783,9 @@ struct ListValue {
 };
 
 using Value = std::variant<TextValue, AddressValue, ChoiceValue<std::optional<LogFormat>>,
-                           ChoiceValue<LogLevel>, ChoiceValue<ColorMode>,
-                           ChoiceValue<ExplainMode>, CountValue, SizeValue,
-                           DurationValue, BoolValue, ListValue>;
+                           ChoiceValue<LogLevel>, ChoiceValue<ColorMode>, ChoiceValue<ExplainMode>,
+                           ChoiceValue<LangChoice>, CountValue, SizeValue, DurationValue, BoolValue,
+                           ListValue>;
 
 struct Setting {
   std::string_view key;   // the TOML key; a dot separates a table from its key
@@ -841,6 +843,12 @@ constexpr Setting kSettings[] = {
      .value = ChoiceValue<ExplainMode>{&ProxyConfig::explain, kExplainModes},
      .help = "The text log's explanations of close codes, rules and end causes: the first time "
              "each appears (once), every time, or never; the JSON log always has them"},
+    {.key = "log.lang",
+     .flag = "--lang",
+     .value = ChoiceValue<LangChoice>{&ProxyConfig::lang, kLangChoices},
+     .help = "The language of the text log's explanations of close codes and rules: en or "
+             "pt-BR (Brazilian Portuguese); the JSON log is always in English",
+     .default_note = "from LC_ALL, LC_MESSAGES or LANG, else en"},
     {.key = "log.only_problems",
      .flag = "--only-problems",
      .value = BoolValue{&ProxyConfig::only_problems},

@@ -21,6 +21,9 @@ enum class LogLevel : uint8_t { debug, info, warn };
 enum class ColorMode : uint8_t { auto_, always, never };
 // The text log's explanations of close codes, rules and end causes.
 enum class ExplainMode : uint8_t { always, once, never };
+// The language of the text log's explanations: from the environment
+// (LC_ALL, LC_MESSAGES, LANG), English, or Brazilian Portuguese.
+enum class LangChoice : uint8_t { auto_, en, pt_br };
 
 struct ProxyConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; [v6]:PORT for IPv6
@@ -38,6 +41,7 @@ struct ProxyConfig {
   // The text log: explanations the first time only, every time, or never;
   // filters by problem, path prefix, client network and rule.
   ExplainMode explain = ExplainMode::once;
+  LangChoice lang = LangChoice::auto_;
   bool only_problems = false;
   std::string only_path;
   std::string only_client;

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "proxy/session.h"
@@ -79,6 +80,11 @@ void Server::make_format_sink() {
   opts.show_secrets = cfg_.log_secrets;
   opts.log_digests = cfg_.log_digests;
   opts.explain = cfg_.explain;
+  opts.lang =
+      cfg_.lang == LangChoice::pt_br ? Lang::pt_br
+      : cfg_.lang == LangChoice::en
+          ? Lang::en
+          : lang_from_env(std::getenv("LC_ALL"), std::getenv("LC_MESSAGES"), std::getenv("LANG"));
   opts.only_problems = cfg_.only_problems;
   opts.only_path = cfg_.only_path;
   opts.only_client = cfg_.only_client;

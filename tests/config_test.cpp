@@ -63,6 +63,7 @@ void expect_same(const ProxyConfig& a, const ProxyConfig& b) {
   EXPECT_EQ(a.capture_client, b.capture_client);
   EXPECT_EQ(a.log_digests, b.log_digests);
   EXPECT_EQ(a.explain, b.explain);
+  EXPECT_EQ(a.lang, b.lang);
   EXPECT_EQ(a.only_problems, b.only_problems);
   EXPECT_EQ(a.only_path, b.only_path);
   EXPECT_EQ(a.only_client, b.only_client);
@@ -801,6 +802,7 @@ TEST(ConfigTable, EveryMemberHasARow) {
   EXPECT_NE(cfg.capture_client, d.capture_client);
   EXPECT_NE(cfg.log_digests, d.log_digests);
   EXPECT_NE(cfg.explain, d.explain);
+  EXPECT_NE(cfg.lang, d.lang);
   EXPECT_NE(cfg.only_problems, d.only_problems);
   EXPECT_NE(cfg.only_path, d.only_path);
   EXPECT_NE(cfg.only_client, d.only_client);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/catalog_pt_br.h"
 #include "parser/compare/hop_compare.h"
 #include "parser/conn/events.h"
 #include "proxy/config.h"
@@ -168,6 +169,7 @@ struct ReportOptions {
   // The text log: explanations of close codes, rules and end causes the
   // first time each appears (once), every time, or never. JSON always has them.
   ExplainMode explain = ExplainMode::once;
+  Lang lang = Lang::en;  // of the text log's explanations
   // Text log filters: only the lines of connections with a problem (from
   // the first one on, with the handshake line), whose first request's path
   // starts with only_path, whose client is in only_client (ADDR[/BITS]), or

@@ -148,7 +148,8 @@ class TextSink final : public ReportSink {
                   std::string(info.id) + " (" + std::string(info.rfc) +
                   "): " + escape_text(f.detail);
           if (first_time("rule:" + std::string(info.id)))
-            text += "\n      fix: " + std::string(info.fix);
+            text += "\n      " + std::string(rules_text(opts_.lang).fix_label) +
+                    std::string(rule_text(info, opts_.lang).fix);
         }
       }
       return text;
@@ -194,9 +195,14 @@ class TextSink final : public ReportSink {
       if (v.header) out += " (header " + hex_bytes({v.header->raw, v.header->raw_len}) + ")";
       out += ": " + escape_text(v.detail);
       if (first_time("rule:" + std::string(r.id))) {
-        out += "\n    rule: " + std::string(r.summary) + " (" + std::string(r.rfc);
-        if (r.close_code) out += "; an endpoint closes with " + std::to_string(r.close_code);
-        out += ")\n    fix: " + std::string(r.fix);
+        const RuleText t = rule_text(r, opts_.lang);
+        const bool pt = opts_.lang == Lang::pt_br;
+        out += std::string(pt ? "\n    regra: " : "\n    rule: ") + std::string(t.summary) + " (" +
+               std::string(r.rfc);
+        if (r.close_code)
+          out += (pt ? "; uma ponta fecha com " : "; an endpoint closes with ") +
+                 std::to_string(r.close_code);
+        out += ")\n    " + std::string(rules_text(opts_.lang).fix_label) + std::string(t.fix);
       }
       return out;
     });
@@ -544,9 +550,15 @@ class TextSink final : public ReportSink {
       return problem_close && opts_.explain == ExplainMode::once ? " (explained above)"
                                                                  : std::string();
     }
-    return "\n    what it means: " + std::string(info.description) +
-           "\n    when you see it: " + std::string(info.when) +
-           "\n    how to fix it: " + std::string(info.fix);
+    if (opts_.lang == Lang::en)
+      return "\n    what it means: " + std::string(info.description) +
+             "\n    when you see it: " + std::string(info.when) +
+             "\n    how to fix it: " + std::string(info.fix);
+    const CloseCodeText t = close_code_text(info, opts_.lang);
+    const ExplainText& x = explain_text(opts_.lang);
+    return "\n    " + std::string(x.what_it_means) + ": " + std::string(t.description) + "\n    " +
+           std::string(x.when_you_see_it) + ": " + std::string(t.when) + "\n    " +
+           std::string(x.how_to_fix_it) + ": " + std::string(t.fix);
   }
 
   bool filtering() const {

@@ -6,6 +6,7 @@ appears once; at warn only the listening line, the 5 abnormal connections
 and the totals remain; the filters keep what they promise.
 """
 
+import os
 import re
 import subprocess
 import tempfile
@@ -123,6 +124,25 @@ class TextLogTest(unittest.TestCase):
         conns = self.by_conn(text)
         self.assertEqual(len(conns), CLIENTS // 2)
         self.assertTrue(all(" /b" in v[-1] for v in conns.values()))
+
+    def test_explanations_in_portuguese(self):
+        text = self.run_scenario("--lang", "pt-BR")
+        self.assertIn("Descrição: ", text)
+        self.assertIn("Como corrigir: ", text)
+        self.assertNotIn("what it means:", text)
+        # The environment decides when --lang is not given.
+        old = os.environ.get("LANG")
+        os.environ["LANG"] = "pt_BR.UTF-8"
+        try:
+            text = self.run_scenario()
+        finally:
+            if old is None:
+                del os.environ["LANG"]
+            else:
+                os.environ["LANG"] = old
+        self.assertIn("Descrição: ", text)
+        text = self.run_scenario("--lang", "en")
+        self.assertIn("what it means:", text)
 
     def test_only_rule_with_no_such_violation_prints_no_connection(self):
         text = self.run_scenario("--only-rule", "reserved-bits-set")
