@@ -94,3 +94,88 @@ bool MessageInflater::end_message(Sink sink, void* ctx) {
 }
 
 }  // namespace wsi
+
+namespace wsi {
+
+MessageDeflater::MessageDeflater(uint8_t window_bits, bool no_context_takeover, int level)
+    : window_bits_(window_bits), no_context_takeover_(no_context_takeover), level_(level) {}
+
+MessageDeflater::~MessageDeflater() {
+  release();
+}
+
+void MessageDeflater::release() {
+  if (!stream_) return;
+  deflateEnd(stream_);
+  delete stream_;
+  stream_ = nullptr;
+}
+
+bool MessageDeflater::ensure() {
+  if (stream_) return true;
+  stream_ = new z_stream{};
+  // zlib refuses a raw 8-bit window; 9 keeps every distance under 256.
+  const int bits = window_bits_ < 9 ? 9 : window_bits_ > 15 ? 15 : window_bits_;
+  if (deflateInit2(stream_, level_, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    error_ = "zlib could not allocate a deflate state";
+    delete stream_;
+    stream_ = nullptr;
+    return false;
+  }
+  return true;
+}
+
+bool MessageDeflater::run(const uint8_t* p, size_t n, int flush, std::string& out) {
+  if (!ensure()) return false;
+  stream_->next_in = const_cast<Bytef*>(p);
+  stream_->avail_in = static_cast<uInt>(n);
+  uint8_t buf[kOutWindow];
+  for (;;) {
+    stream_->next_out = buf;
+    stream_->avail_out = sizeof buf;
+    const int rc = deflate(stream_, flush);
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      error_ = stream_->msg ? stream_->msg : "deflate failed";
+      release();
+      return false;
+    }
+    const size_t got = sizeof buf - stream_->avail_out;
+    if (got > 0) {
+      // Give out everything but the last 4 bytes produced so far.
+      const size_t total = held_len_ + got;
+      const size_t give = total > sizeof held_ ? total - sizeof held_ : 0;
+      const size_t from_held = give < held_len_ ? give : held_len_;
+      out.append(reinterpret_cast<const char*>(held_), from_held);
+      out.append(reinterpret_cast<const char*>(buf), give - from_held);
+      uint8_t keep[sizeof held_];
+      size_t k = 0;
+      for (size_t i = from_held; i < held_len_; ++i) keep[k++] = held_[i];
+      for (size_t i = give - from_held; i < got; ++i) keep[k++] = buf[i];
+      std::memcpy(held_, keep, k);
+      held_len_ = k;
+    }
+    // Done when zlib had room to spare: all input taken and all output out.
+    if (stream_->avail_out != 0 && stream_->avail_in == 0) return true;
+  }
+}
+
+bool MessageDeflater::feed(const uint8_t* p, size_t n, std::string& out) {
+  if (n == 0) return true;
+  return run(p, n, Z_NO_FLUSH, out);
+}
+
+bool MessageDeflater::end_message(std::string& out) {
+  static const uint8_t none = 0;
+  if (!run(&none, 0, Z_SYNC_FLUSH, out)) return false;
+  // A sync flush always ends with an empty stored block: 00 00 ff ff.
+  if (held_len_ == 4 && std::memcmp(held_, kTail, 4) == 0) {
+    held_len_ = 0;
+  } else {
+    out.append(reinterpret_cast<const char*>(held_), held_len_);
+    held_len_ = 0;
+  }
+  if (no_context_takeover_) release();
+  return true;
+}
+
+}  // namespace wsi

@@ -73,3 +73,48 @@ class MessageInflater {
 };
 
 }  // namespace wsi
+
+namespace wsi {
+
+// Compressing one direction's messages (RFC 7692 §7.2.1): raw DEFLATE, each
+// message ended with a sync flush whose final 00 00 ff ff is removed. The
+// output of a message is produced as its input arrives; only the last 4
+// bytes are held back (they may turn out to be that tail).
+//
+// Memory: a zlib deflate state (about 2^(window_bits+2) + 128 KiB) for the
+// connection's life when context carries over, and only while a message is
+// being compressed otherwise.
+class MessageDeflater {
+ public:
+  // window_bits: this sender's max_window_bits (8-15; 8 runs zlib with 9,
+  // whose matches never reach further than 250 bytes, so an 8-bit inflater
+  // reads them); no_context_takeover: reset the compressor at every message.
+  MessageDeflater(uint8_t window_bits, bool no_context_takeover, int level = 6);
+  ~MessageDeflater();
+  MessageDeflater(const MessageDeflater&) = delete;
+  MessageDeflater& operator=(const MessageDeflater&) = delete;
+
+  // Compresses the next bytes of the current message (begun implicitly),
+  // appending to `out` what may be sent now. False if zlib fails.
+  bool feed(const uint8_t* p, size_t n, std::string& out);
+  // Ends the message: the rest of its payload, without 00 00 ff ff.
+  bool end_message(std::string& out);
+
+  bool allocated() const { return stream_ != nullptr; }
+  const std::string& error() const { return error_; }
+
+ private:
+  bool ensure();
+  bool run(const uint8_t* p, size_t n, int flush, std::string& out);
+  void release();
+
+  z_stream_s* stream_ = nullptr;
+  uint8_t window_bits_;
+  bool no_context_takeover_;
+  int level_;
+  uint8_t held_[4] = {};  // the last bytes produced, not yet given out
+  size_t held_len_ = 0;
+  std::string error_;
+};
+
+}  // namespace wsi

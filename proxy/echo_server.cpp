@@ -2,9 +2,11 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "parser/deflate.h"
 #include "parser/handshake.h"
 #include "parser/http_parser.h"
 #include "parser/mask.h"
@@ -12,6 +14,73 @@
 #include "proxy/frame_writer.h"
 
 namespace wsi {
+namespace {
+
+// A window-bits value of an offer: exactly "8" to "15".
+std::optional<uint8_t> offer_window_bits(const std::optional<std::string>& v) {
+  if (!v || v->empty() || v->size() > 2 || (*v)[0] == '0') return std::nullopt;
+  int n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 8 || n > 15) return std::nullopt;
+  return static_cast<uint8_t>(n);
+}
+
+// The answer to the client's permessage-deflate offers (RFC 7692 §5, §7.1):
+// the first well-formed offer is accepted, always with
+// server_no_context_takeover (the echo server resets its compressor at every
+// message, so it keeps no window between messages), repeating the client's
+// own client_no_context_takeover and its server_max_window_bits limit (the
+// compressor then uses that window), and never reducing the client's window:
+// client_max_window_bits is not answered, so the client keeps the value it
+// offered or 15. Malformed offers are declined; none acceptable: no extension.
+bool negotiate_deflate(const std::vector<Extension>& offers, std::string& response,
+                       DeflateParams& params) {
+  for (const Extension& e : offers) {
+    if (e.name != "permessage-deflate" || !e.syntax_error.empty()) continue;
+    DeflateParams p;
+    p.server_no_context_takeover = true;
+    bool ok = true, server_bits = false, client_nct = false;
+    std::vector<std::string_view> names;
+    for (const ExtensionParam& q : e.params) {
+      // A parameter named twice makes the offer invalid (§7).
+      for (std::string_view n : names) ok = ok && n != q.name;
+      names.push_back(q.name);
+      if (q.name == "server_no_context_takeover") {
+        ok = ok && !q.value;
+      } else if (q.name == "client_no_context_takeover") {
+        ok = ok && !q.value;
+        client_nct = true;
+      } else if (q.name == "server_max_window_bits") {
+        const auto bits = offer_window_bits(q.value);
+        ok = ok && bits;
+        server_bits = true;
+        if (bits) p.server_max_window_bits = *bits;
+      } else if (q.name == "client_max_window_bits") {
+        // Valueless: the client can take a smaller window. A value: the
+        // client's own limit, in effect without a reply.
+        const auto bits = offer_window_bits(q.value);
+        ok = ok && (!q.value || bits);
+        if (bits) p.client_max_window_bits = *bits;
+      } else {
+        ok = false;  // unknown to RFC 7692
+      }
+    }
+    if (!ok) continue;
+    p.client_no_context_takeover = client_nct;
+    response = "permessage-deflate; server_no_context_takeover";
+    if (client_nct) response += "; client_no_context_takeover";
+    if (server_bits)
+      response += "; server_max_window_bits=" + std::to_string(p.server_max_window_bits);
+    params = p;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 class EchoConnection final : public TransportHandler, public InspectorSink {
  public:
@@ -48,6 +117,18 @@ class EchoConnection final : public TransportHandler, public InspectorSink {
   // InspectorSink: echo as frames arrive.
   void on_frame(Direction, const FrameHeader& h) override {
     if (failed_) return;
+    // A compressed message is echoed compressed anew, from its inflated data.
+    if (deflater_ && !h.is_control()) {
+      if (h.opcode != opcode::continuation) {
+        compressed_ = (h.rsv & rsv::rsv1) != 0;
+        if (compressed_) {
+          comp_opcode_ = h.opcode;
+          comp_first_ = true;
+          comp_size_ = 0;
+        }
+      }
+      if (compressed_) return;
+    }
     if (h.opcode == opcode::close || h.opcode == opcode::pong) return;  // answered elsewhere
     const uint8_t op = h.opcode == opcode::ping ? opcode::pong : h.opcode;
     out_ += frame_header(op, h.length, h.fin);
@@ -80,6 +161,30 @@ class EchoConnection final : public TransportHandler, public InspectorSink {
     else
       close_pending_ = true;
   }
+  void on_message_data(Direction, const uint8_t* data, size_t n) override {
+    if (failed_ || !compressed_) return;
+    comp_size_ += n;
+    if (comp_size_ > kMaxInflatedMessage) {
+      fail(1009, "message-too-big");
+      return;
+    }
+    std::string payload;
+    if (!deflater_->feed(data, n, payload)) {
+      fail(1011, "deflate failed");
+      return;
+    }
+    if (!payload.empty()) send_compressed(payload, false);
+  }
+  void on_message(const MessageInfo& m) override {
+    if (failed_ || !compressed_ || !m.compressed) return;
+    compressed_ = false;
+    std::string payload;
+    if (!deflater_->end_message(payload)) {
+      fail(1011, "deflate failed");
+      return;
+    }
+    send_compressed(payload, true);
+  }
   void on_close(const CloseFrame& c) override {
     if (failed_) return;
     failed_ = true;  // nothing more is echoed
@@ -94,6 +199,28 @@ class EchoConnection final : public TransportHandler, public InspectorSink {
  private:
   static constexpr uint64_t kHighWatermark = 1 << 20;
   static constexpr uint64_t kLowWatermark = 256 << 10;
+  // A compressed message inflating to more than this is closed with 1009
+  // (nothing is held whole: this bounds the work a small message can cause).
+  static constexpr uint64_t kMaxInflatedMessage = 64ull << 20;
+
+  void send_compressed(const std::string& payload, bool fin) {
+    const uint8_t op = comp_first_ ? comp_opcode_ : opcode::continuation;
+    out_ += frame(op, payload, fin, comp_first_ ? rsv::rsv1 : 0);
+    comp_first_ = false;
+  }
+
+  // Fails the connection from the echo server's own side (never inside a
+  // frame begun on the wire: compressed replies go out as whole frames).
+  void fail(uint16_t code, const std::string& reason) {
+    failed_ = true;
+    if (out_remaining_ == 0) {
+      send_close(code, reason);
+    } else {
+      close_code_ = code;
+      close_reason_ = reason;
+      close_pending_ = true;
+    }
+  }
 
   void handle(std::span<const uint8_t> bytes) {
     if (inspector_) {
@@ -149,13 +276,27 @@ class EchoConnection final : public TransportHandler, public InspectorSink {
       shut_after_flush_ = true;
       return false;
     }
-    out_ +=
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: " +
-        websocket_accept(request_.key) + "\r\n\r\n";
     InspectorConfig cfg;
     cfg.sender = Sender::client;
     cfg.want_payload = true;
+    out_ +=
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        websocket_accept(request_.key) + "\r\n";
+    // The first subprotocol offered: the client's preferred one (RFC 6455 §4.2.2).
+    if (!request_.offered_subprotocols.empty())
+      out_ += "Sec-WebSocket-Protocol: " + request_.offered_subprotocols.front() + "\r\n";
+    std::string extensions;
+    DeflateParams params;
+    if (negotiate_deflate(request_.offered_extensions, extensions, params)) {
+      out_ += "Sec-WebSocket-Extensions: " + extensions + "\r\n";
+      cfg.deflate_negotiated = true;
+      cfg.deflate = params;
+      cfg.want_message_data = true;
+      deflater_ = std::make_unique<MessageDeflater>(params.server_max_window_bits,
+                                                    params.server_no_context_takeover);
+    }
+    out_ += "\r\n";
     inspector_ = std::make_unique<StreamInspector>(cfg, *this);
     return true;
   }
@@ -199,6 +340,13 @@ class EchoConnection final : public TransportHandler, public InspectorSink {
   bool close_pending_ = false;
   uint16_t close_code_ = 0;
   std::string close_reason_;
+  // permessage-deflate, when negotiated: the client's messages are inflated
+  // by the inspector (with the client's context takeover) and re-compressed.
+  std::unique_ptr<MessageDeflater> deflater_;
+  bool compressed_ = false;  // the open client message is compressed
+  bool comp_first_ = false;  // its reply's first frame is still to go (RSV1)
+  uint8_t comp_opcode_ = 0;
+  uint64_t comp_size_ = 0;  // inflated bytes of the open message
 };
 
 EchoServer::EchoServer(uv_loop_t* loop) : loop_(loop), read_buf_(new char[kReadBufferSize]) {}
