@@ -122,6 +122,18 @@ struct ExplainText {
   std::string_view intro_same_category;  // {0} label a, {1} label b, {2} category.many
   std::string_view intro_categories;  // {0} label a, {1} category a .one, {2} label b, {3} b .one
 
+  // The comparison table of two codes: a row label, then a cell per code.
+  std::string_view row_name;      // "Name"
+  std::string_view row_on_wire;   // "On the wire" (then yes / no_because)
+  std::string_view row_sent_by;   // "Sent by" (then SenderText::bare)
+  std::string_view row_category;  // "Category" (then CategoryText::one)
+  std::string_view row_registry;  // "Registry"
+  std::string_view row_rfc;       // "Defined in" (then one of rfc_* below)
+  std::string_view row_cause;     // "Typical cause" (then the first sentence of `when`)
+  std::string_view rfc_code;      // a code RFC 6455 §7.4.1 defines (1000-1011, 1015)
+  std::string_view rfc_iana;      // a code registered with IANA after RFC 6455
+  std::string_view rfc_range;     // a range of RFC 6455 §7.4.2
+
   // Key differences: items start with their label ("Meaning. ").
   std::string_view diff_meaning;        // "Meaning." (then " a: ... b: ...")
   std::string_view diff_when;           // "When it shows up."

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "parser/catalog_pt_br.h"
+
 namespace wsi {
 namespace {
 
@@ -161,6 +163,23 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
   explain->add_option("CODE", c.codes, "One or two close codes (0-65535)")
       ->required()
       ->expected(1, 2);
+  explain->add_flag(
+      "--json", c.explain_json,
+      "One JSON object, always in English: for one code {code, name, range "
+      "(null, or {first, last} for a range), allowed_on_wire, registered, sender, "
+      "reported_locally, category, defined_in, description, when, fix}; for two "
+      "{compare, same_entry, differ (the aspects that differ), codes (both objects)}");
+  std::string explain_format = "text";
+  explain->add_option("--log-format", explain_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+  explain
+      ->add_option("--lang", c.explain_lang,
+                   "Language of the text: en or pt-BR (also pt_BR, pt). Default: from LC_ALL, "
+                   "LC_MESSAGES or LANG, else en")
+      ->check([](const std::string& v) -> std::string {
+        if (lang_from_name(v)) return {};
+        return "unknown language '" + v + "': expected en or pt-BR (also pt_BR, pt)";
+      });
 
   CLI::App* rules = app.add_subcommand(
       "rules", "List every rule checked: id, severity, RFC section, close code, fix");
@@ -257,6 +276,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
     if (compare_format == "json") cmp.json = true;
   } else if (*explain) {
     c.kind = Command::Kind::explain;
+    if (explain_format == "json") c.explain_json = true;
   } else if (*rules) {
     c.kind = Command::Kind::rules;
     if (rules_format == "json") c.rules_json = true;
@@ -281,7 +301,7 @@ int run_command(const Command& c, std::ostream& out, std::ostream& err) {
     case Command::Kind::compare:
       return run_compare(c.compare, out, err);
     case Command::Kind::explain:
-      return run_explain(c.codes, out, err);
+      return run_explain(ExplainOptions{c.codes, c.explain_json, c.explain_lang}, out, err);
     case Command::Kind::rules:
       return run_rules(c.rules_json, c.rule_ids, out, err);
     case Command::Kind::ca_init:

@@ -23,6 +23,8 @@ struct Command {
   DecodeOptions decode;               // decode
   CompareOptions compare;             // compare
   std::vector<std::string> codes;     // explain
+  bool explain_json = false;          // explain --json
+  std::string explain_lang;           // explain --lang; "" from the environment
   bool rules_json = false;            // rules
   std::vector<std::string> rule_ids;  // rules: only these
   std::string ca_dir;                 // ca init

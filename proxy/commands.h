@@ -12,7 +12,17 @@
 
 namespace wsi {
 
-// `wsinspect explain CODE [CODE]`: 0 on success, 2 for a usage error.
+struct ExplainOptions {
+  std::vector<std::string> codes;  // one or two close codes, as typed
+  bool json = false;               // one JSON object, always in English
+  std::string lang;  // "en", "pt-BR", "pt_BR" or "pt"; "" detects it from LC_ALL, LC_MESSAGES, LANG
+};
+
+// `wsinspect explain CODE [CODE]`: one code explained, or two compared (a
+// table of their aspects, then the differences). 0 on success, 2 for a usage
+// error (a bad code, or an unknown language).
+int run_explain(const ExplainOptions& opts, std::ostream& out, std::ostream& err);
+// The same in English, as text.
 int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err);
 
 // `wsinspect rules [--json] [RULE...]`: the rule catalogue, or the rules

@@ -1,12 +1,19 @@
 // `wsinspect explain CODE [CODE]`: explains one close code, or compares two,
-// from the close-code knowledge base. Plain text, wrapped at 78 columns.
+// from the close-code knowledge base, in English or Brazilian Portuguese
+// (parser/catalog_pt_br.h). Plain text wrapped at 78 columns (counted in code
+// points), or one JSON object (always English) with --json.
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "parser/catalog_pt_br.h"
 #include "parser/close_codes.h"
 #include "proxy/commands.h"
 
@@ -16,18 +23,31 @@ namespace {
 constexpr size_t kWidth = 78;
 constexpr uint32_t kMaxCode = 65535;
 
-// Writes `text` word-wrapped to kWidth columns. The first line starts with
-// `first`, later lines with `rest` (a hanging indent for list items). A '\n'
-// in the text starts a new line with `rest`.
-void write_wrapped(std::ostream& out, std::string_view text, std::string_view first,
-                   std::string_view rest) {
+// Columns of a UTF-8 text: one per code point (the catalogues hold no wide or
+// combining characters).
+size_t cols(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Word-wraps `text`: the first line starts with `first`, later lines with
+// `rest` (a hanging indent), each at most `width` columns. A '\n' in the text
+// starts a new line. A word longer than the room stands alone on its line.
+std::vector<std::string> wrap(std::string_view text, size_t width, std::string_view first = {},
+                              std::string_view rest = {}) {
+  std::vector<std::string> lines;
   std::string line(first);
-  size_t prefix = first.size();
+  size_t prefix = cols(first);
+  size_t line_cols = prefix;
   auto flush = [&] {
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << '\n';
+    while (!line.empty() && line.back() == ' ') {
+      line.pop_back();
+      --line_cols;
+    }
+    lines.push_back(line);
     line.assign(rest);
-    prefix = rest.size();
+    prefix = line_cols = cols(rest);
   };
   size_t pos = 0;
   while (pos < text.size()) {
@@ -44,13 +64,24 @@ void write_wrapped(std::ostream& out, std::string_view text, std::string_view fi
     size_t end = text.find_first_of(" \n", pos);
     if (end == std::string_view::npos) end = text.size();
     std::string_view word = text.substr(pos, end - pos);
-    bool line_has_words = line.size() > prefix;
-    if (line_has_words && line.size() + 1 + word.size() > kWidth) flush();
-    if (line.size() > prefix) line += ' ';
-    line += word;  // a word longer than the width stands alone on its line
+    size_t w = cols(word);
+    if (line_cols > prefix && line_cols + 1 + w > width) flush();
+    if (line_cols > prefix) {
+      line += ' ';
+      ++line_cols;
+    }
+    line += word;
+    line_cols += w;
     pos = end;
   }
-  if (line.size() > prefix) flush();
+  if (line_cols > prefix) flush();
+  return lines;
+}
+
+// Writes `text` word-wrapped to kWidth columns (see wrap()).
+void write_wrapped(std::ostream& out, std::string_view text, std::string_view first,
+                   std::string_view rest) {
+  for (const std::string& line : wrap(text, kWidth, first, rest)) out << line << '\n';
 }
 
 void write_wrapped(std::ostream& out, std::string_view text, std::string_view indent) {
@@ -65,24 +96,23 @@ std::string_view first_sentence(std::string_view text) {
 }
 
 // Parses a close code argument: decimal digits only, 0..65535.
-std::optional<uint32_t> parse_code(const std::string& arg, std::ostream& err) {
+std::optional<uint32_t> parse_code(const std::string& arg, const ExplainText& t,
+                                   std::ostream& err) {
+  const std::string max = std::to_string(kMaxCode);
   if (arg.empty()) {
-    err << "wsinspect explain: empty argument: expected a close code, a decimal number from 0 to "
-        << kMaxCode << "\n";
+    err << "wsinspect explain: " << fill_template(t.err_empty, {max}) << "\n";
     return std::nullopt;
   }
   uint64_t value = 0;
   for (char c : arg) {
     if (c < '0' || c > '9') {
-      err << "wsinspect explain: '" << arg
-          << "' is not a close code: expected a decimal number from 0 to " << kMaxCode << "\n";
+      err << "wsinspect explain: " << fill_template(t.err_not_code, {arg, max}) << "\n";
       return std::nullopt;
     }
     if (value <= kMaxCode) value = value * 10 + static_cast<uint64_t>(c - '0');
   }
   if (value > kMaxCode) {
-    err << "wsinspect explain: " << arg
-        << " is out of range: a close frame carries a 16-bit code, from 0 to " << kMaxCode << "\n";
+    err << "wsinspect explain: " << fill_template(t.err_out_of_range, {arg, max}) << "\n";
     return std::nullopt;
   }
   return static_cast<uint32_t>(value);
@@ -102,226 +132,347 @@ std::string range_text(const CloseCodeInfo& info) {
   return std::to_string(info.first) + "-" + std::to_string(info.last);
 }
 
-// "1002 (Protocol Error)" or "4321 (Private Use, 4000-4999)".
-std::string label(uint32_t code, const CloseCodeInfo& info) {
-  std::string s = std::to_string(code) + " (" + std::string(info.name);
-  if (is_range(info)) s += ", " + range_text(info);
-  return s + ")";
+// Where a code is defined: RFC 6455 §7.4.1 names 1000-1011 and 1015, later
+// codes are in the IANA registry only, and §7.4.2 defines the ranges.
+enum class Spec : uint8_t { rfc_code, iana, rfc_range };
+
+Spec spec(const CloseCodeInfo& info) {
+  if (is_range(info) || !info.registered) return Spec::rfc_range;
+  if (info.first <= 1011 || info.first == 1015) return Spec::rfc_code;
+  return Spec::iana;
 }
 
-// Why a code may not be sent, as a clause; empty when it may.
-std::string_view wire_reason(const CloseCodeInfo& info) {
-  if (info.allowed_on_wire) return {};
-  if (reported_locally(info)) return "a WebSocket stack reports it locally, never sends it";
-  return "a receiver fails the connection with 1002 if a close frame carries it";
-}
-
-std::string wire_text(const CloseCodeInfo& info) {
-  return info.allowed_on_wire ? "yes" : "no: " + std::string(wire_reason(info));
-}
-
-std::string registry_text(const CloseCodeInfo& info) {
-  if (info.registered) return "IANA-registered code";
-  return "not registered on its own; explained by its range " + range_text(info) + " (" +
-         std::string(info.name) + ")";
-}
-
-// The broad family a code belongs to, as a noun phrase in singular and plural.
-struct Category {
-  std::string_view one;
-  std::string_view many;
+// Everything one code's explanation is made of, in one language.
+struct Entry {
+  uint32_t code;
+  const CloseCodeInfo* info;
+  CloseCodeText text;
+  std::string label;  // "1002 (Protocol Error)" or "4321 (Private Use, 4000-4999)"
+  std::string num;    // "1002"
 };
 
-Category category(uint32_t code) {
-  if (code < 1000) {
-    return {"a code below the usable range (0-999)", "codes below the usable range (0-999)"};
-  }
-  if (code < 3000) {
-    return {"a protocol close code (1000-2999, reserved for RFC 6455 and its extensions)",
-            "protocol close codes (1000-2999, reserved for RFC 6455 and its extensions)"};
-  }
-  if (code < 4000) {
-    return {"a library and framework code (3000-3999, registered with IANA)",
-            "library and framework codes (3000-3999, registered with IANA)"};
-  }
-  if (code < 5000) {
-    return {"a private-use application code (4000-4999)",
-            "private-use application codes (4000-4999)"};
-  }
-  return {"a code outside every defined range (5000 and above)",
-          "codes outside every defined range (5000 and above)"};
-}
-
-void write_facts(std::ostream& out, const CloseCodeInfo& info, std::string_view indent) {
-  std::string in(indent);
-  write_wrapped(out, "May appear in a close frame: " + wire_text(info), in, in + "  ");
-  write_wrapped(out, "Sent by: " + std::string(code_sender_name(info.sender)), in, in + "  ");
-  write_wrapped(out, "Registry: " + registry_text(info), in, in + "  ");
-}
-
-void write_sections(std::ostream& out, const CloseCodeInfo& info, std::string_view indent) {
-  std::string body = std::string(indent) + "  ";
-  out << indent << "What it means\n";
-  write_wrapped(out, info.description, body);
-  out << '\n' << indent << "When you see it\n";
-  write_wrapped(out, info.when, body);
-  out << '\n' << indent << "How to fix it\n";
-  write_wrapped(out, info.fix, body);
-}
-
-void explain_one(std::ostream& out, uint32_t code) {
+Entry entry(uint32_t code, Lang lang) {
   const CloseCodeInfo& info = close_code_info(code);
-  out << "WebSocket close code " << code << ": " << info.name;
-  if (is_range(info)) out << " (range " << range_text(info) << ")";
-  out << "\n\n";
-  write_facts(out, info, "");
-  out << '\n';
-  write_sections(out, info, "");
+  Entry e{code, &info, close_code_text(info, lang), {}, std::to_string(code)};
+  e.label = e.num + " (" + std::string(e.text.name);
+  if (is_range(info)) e.label += ", " + range_text(info);
+  e.label += ")";
+  return e;
 }
 
-void compare_two(std::ostream& out, uint32_t a, uint32_t b) {
-  const CloseCodeInfo& ia = close_code_info(a);
-  const CloseCodeInfo& ib = close_code_info(b);
-  std::string la = label(a, ia);
-  std::string lb = label(b, ib);
+// The text of the wording that depends on the language.
+class Explainer {
+ public:
+  Explainer(std::ostream& out, Lang lang) : out_(out), lang_(lang), t_(explain_text(lang)) {}
 
-  write_wrapped(out, "WebSocket close codes " + la + " and " + lb, "", "  ");
-  out << '\n';
-
-  if (&ia == &ib) {
-    // Two unregistered codes of one range share one explanation.
-    write_wrapped(out,
-                  std::to_string(a) + " and " + std::to_string(b) + " are both " +
-                      std::string(category(a).many) + " and fall in the same range, " +
-                      range_text(ia) + " (" + std::string(ia.name) +
-                      "), which gives them no separate meanings: the explanation below applies "
-                      "to both.",
-                  "");
-    out << '\n';
-    write_facts(out, ia, "");
-    out << '\n';
-    write_sections(out, ia, "");
-    return;
+  void one(uint32_t code) {
+    Entry e = entry(code, lang_);
+    std::string title = fill_template(t_.title_one, {e.num, e.text.name});
+    if (is_range(*e.info)) title += " " + fill_template(t_.title_range, {range_text(*e.info)});
+    write_wrapped(out_, title, "", "  ");
+    out_ << '\n';
+    facts(e, "");
+    out_ << '\n';
+    sections(e, "");
   }
 
-  Category ca = category(a);
-  Category cb = category(b);
-  std::string intro;
-  if (ca.one == cb.one) {
-    intro = "Both " + la + " and " + lb + " are " + std::string(ca.many) + ".";
-  } else {
-    intro =
-        la + " is " + std::string(ca.one) + ", while " + lb + " is " + std::string(cb.one) + ".";
-  }
-  intro += " " + std::to_string(a) + ": " + std::string(first_sentence(ia.description)) + " " +
-           std::to_string(b) + ": " + std::string(first_sentence(ib.description));
-  write_wrapped(out, intro, "");
-
-  for (auto [code, info] : {std::pair{a, &ia}, std::pair{b, &ib}}) {
-    out << '\n' << label(code, *info) << '\n';
-    write_facts(out, *info, "  ");
-    out << '\n';
-    write_sections(out, *info, "  ");
-  }
-
-  std::vector<std::string> diffs;
-  diffs.push_back("Meaning. " + std::to_string(a) + ": " +
-                  std::string(first_sentence(ia.description)) + " " + std::to_string(b) + ": " +
-                  std::string(first_sentence(ib.description)));
-  diffs.push_back("When it shows up. " + std::to_string(a) + ": " +
-                  std::string(first_sentence(ia.when)) + " " + std::to_string(b) + ": " +
-                  std::string(first_sentence(ib.when)));
-  std::string sa = std::to_string(a);
-  std::string sb = std::to_string(b);
-  if (ia.allowed_on_wire && ib.allowed_on_wire) {
-    diffs.push_back(
-        "On the wire. Both may appear in a close frame, so either can be the code "
-        "the peer actually sent.");
-  } else if (!ia.allowed_on_wire && !ib.allowed_on_wire) {
-    if (wire_reason(ia) == wire_reason(ib)) {
-      diffs.push_back("On the wire. Neither may appear in a close frame; for each, " +
-                      std::string(wire_reason(ia)) + ".");
-    } else {
-      diffs.push_back("On the wire. Neither may appear in a close frame. " + sa + ": " +
-                      std::string(wire_reason(ia)) + ". " + sb + ": " +
-                      std::string(wire_reason(ib)) + ".");
+  void compare(uint32_t code_a, uint32_t code_b) {
+    Entry a = entry(code_a, lang_);
+    Entry b = entry(code_b, lang_);
+    write_wrapped(out_, fill_template(t_.title_two, {a.label, b.label}), "", "  ");
+    out_ << '\n';
+    if (a.info == b.info) {
+      same_range(a, b);
+      return;
     }
-  } else {
-    const bool a_ok = ia.allowed_on_wire;
-    const std::string& ok = a_ok ? sa : sb;
-    const std::string& bad = a_ok ? sb : sa;
-    const CloseCodeInfo& bad_info = a_ok ? ib : ia;
-    diffs.push_back("On the wire. Only " + ok + " may appear in a close frame; " + bad +
-                    " may not: " + std::string(wire_reason(bad_info)) + ".");
-  }
-  if (ia.sender == ib.sender) {
-    diffs.push_back("Sender. Both are sent by " + std::string(code_sender_name(ia.sender)) + ".");
-  } else {
-    diffs.push_back("Sender. " + sa + " is sent by " + std::string(code_sender_name(ia.sender)) +
-                    "; " + sb + " by " + std::string(code_sender_name(ib.sender)) + ".");
-  }
-  if (ia.registered && ib.registered) {
-    diffs.push_back("Registry. Both are IANA-registered codes with meanings of their own.");
-  } else {
-    diffs.push_back("Registry. " + sa + ": " + registry_text(ia) + ". " + sb + ": " +
-                    registry_text(ib) + ".");
+    CategoryText ca = code_category_text(a.code, lang_);
+    CategoryText cb = code_category_text(b.code, lang_);
+    write_wrapped(out_,
+                  ca.one == cb.one
+                      ? fill_template(t_.intro_same_category, {a.label, b.label, ca.many})
+                      : fill_template(t_.intro_categories, {a.label, ca.one, b.label, cb.one}),
+                  "");
+    out_ << '\n';
+    table(a, b);
+    out_ << '\n' << t_.key_differences << '\n';
+    std::vector<std::string> diffs = differences(a, b);
+    for (size_t i = 0; i < diffs.size(); ++i) {
+      std::string num = "  " + std::to_string(i + 1) + ". ";
+      write_wrapped(out_, diffs[i], num, std::string(num.size(), ' '));
+    }
+    out_ << '\n' << t_.which_one_applies << '\n';
+    write_wrapped(out_, advice(a, b), "  ");
   }
 
-  out << "\nKey differences\n";
-  for (size_t i = 0; i < diffs.size(); ++i) {
-    std::string num = "  " + std::to_string(i + 1) + ". ";
-    write_wrapped(out, diffs[i], num, std::string(num.size(), ' '));
+ private:
+  std::string_view wire_reason(const CloseCodeInfo& info) const {
+    return reported_locally(info) ? t_.reason_local : t_.reason_receiver_fails;
   }
 
-  std::string advice;
-  if (reported_locally(ia) && reported_locally(ib)) {
-    advice =
-        "Neither is sent by a peer: the local WebSocket stack reports the one that matches what "
-        "happened, and wsinspect's log shows what actually crossed the wire.";
-  } else {
-    advice =
-        "The code the closing side actually chose decides; wsinspect's log shows it together "
-        "with the direction the close came from.";
+  std::string wire_text(const CloseCodeInfo& info) const {
+    return info.allowed_on_wire ? std::string(t_.yes)
+                                : fill_template(t_.no_because, {wire_reason(info)});
   }
-  if (reported_locally(ia) != reported_locally(ib)) {
-    const std::string& local = reported_locally(ia) ? sa : sb;
-    advice += " " + local +
-              " is never received from a peer: if your application reports it, the local "
-              "WebSocket stack produced it, and the log shows what happened on the wire "
-              "instead.";
+
+  std::string registry_text(const Entry& e) const {
+    if (e.info->registered) return std::string(t_.registered);
+    return fill_template(t_.explained_by_range, {range_text(*e.info), e.text.name});
   }
-  if (ia.sender != ib.sender && ia.sender != CodeSender::nobody &&
-      ib.sender != CodeSender::nobody) {
-    advice += " The direction of the close helps: " + sa + " normally comes from " +
-              std::string(code_sender_name(ia.sender)) + ", " + sb + " from " +
-              std::string(code_sender_name(ib.sender)) + ".";
+
+  std::string_view spec_text(const CloseCodeInfo& info) const {
+    switch (spec(info)) {
+      case Spec::rfc_code:
+        return t_.rfc_code;
+      case Spec::iana:
+        return t_.rfc_iana;
+      case Spec::rfc_range:
+        break;
+    }
+    return t_.rfc_range;
   }
-  advice += "\nIf you see " + la + ": " + std::string(first_sentence(ia.fix));
-  advice += "\nIf you see " + lb + ": " + std::string(first_sentence(ib.fix));
-  out << "\nWhich one applies\n";
-  write_wrapped(out, advice, "  ");
+
+  void facts(const Entry& e, std::string_view indent) {
+    std::string in(indent);
+    std::string more = in + "  ";
+    write_wrapped(out_, std::string(t_.may_appear_label) + wire_text(*e.info), in, more);
+    write_wrapped(
+        out_,
+        std::string(t_.sent_by_label) + std::string(code_sender_text(e.info->sender, lang_).bare),
+        in, more);
+    write_wrapped(out_, std::string(t_.registry_label) + registry_text(e), in, more);
+  }
+
+  void sections(const Entry& e, std::string_view indent) {
+    std::string body = std::string(indent) + "  ";
+    out_ << indent << t_.what_it_means << '\n';
+    write_wrapped(out_, e.text.description, body);
+    out_ << '\n' << indent << t_.when_you_see_it << '\n';
+    write_wrapped(out_, e.text.when, body);
+    out_ << '\n' << indent << t_.how_to_fix_it << '\n';
+    write_wrapped(out_, e.text.fix, body);
+  }
+
+  // Two unregistered codes of one range share one explanation.
+  void same_range(const Entry& a, const Entry& b) {
+    write_wrapped(
+        out_,
+        fill_template(t_.same_range, {a.num, b.num, code_category_text(a.code, lang_).many,
+                                      range_text(*a.info), a.text.name}),
+        "");
+    out_ << '\n';
+    facts(a, "");
+    out_ << '\n';
+    sections(a, "");
+  }
+
+  // The aspects side by side: a label column, then one column per code.
+  void table(const Entry& a, const Entry& b) {
+    constexpr size_t kLabel = 16;
+    constexpr size_t kGap = 2;
+    constexpr size_t kCell = (kWidth - kLabel - 2 * kGap) / 2;
+    auto row = [&](std::string_view label, std::string_view va, std::string_view vb) {
+      std::vector<std::string> cells[3] = {wrap(label, kLabel), wrap(va, kCell), wrap(vb, kCell)};
+      size_t n = std::max({cells[0].size(), cells[1].size(), cells[2].size()});
+      const size_t widths[3] = {kLabel, kCell, kCell};
+      for (size_t i = 0; i < n; ++i) {
+        std::string line;
+        for (size_t c = 0; c < 3; ++c) {
+          if (c > 0) line.append(kGap, ' ');
+          std::string_view cell = i < cells[c].size() ? std::string_view(cells[c][i]) : "";
+          line += cell;
+          line.append(widths[c] - std::min(widths[c], cols(cell)), ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out_ << line << '\n';
+      }
+    };
+    row("", a.num, b.num);
+    row("", std::string(kCell, '-'), std::string(kCell, '-'));
+    row(t_.row_name, a.text.name, b.text.name);
+    row(t_.row_on_wire, wire_text(*a.info), wire_text(*b.info));
+    row(t_.row_sent_by, code_sender_text(a.info->sender, lang_).bare,
+        code_sender_text(b.info->sender, lang_).bare);
+    row(t_.row_category, code_category_text(a.code, lang_).one,
+        code_category_text(b.code, lang_).one);
+    row(t_.row_registry, registry_text(a), registry_text(b));
+    row(t_.row_rfc, spec_text(*a.info), spec_text(*b.info));
+    row(t_.row_cause, first_sentence(a.text.when), first_sentence(b.text.when));
+  }
+
+  std::vector<std::string> differences(const Entry& a, const Entry& b) const {
+    const CloseCodeInfo& ia = *a.info;
+    const CloseCodeInfo& ib = *b.info;
+    std::vector<std::string> diffs;
+    diffs.push_back(std::string(t_.diff_meaning) + " " + a.num + ": " +
+                    std::string(a.text.description) + "\n" + b.num + ": " +
+                    std::string(b.text.description));
+    diffs.push_back(std::string(t_.diff_when) + " " + a.num + ": " + std::string(a.text.when) +
+                    "\n" + b.num + ": " + std::string(b.text.when));
+    if (ia.allowed_on_wire && ib.allowed_on_wire) {
+      diffs.emplace_back(t_.wire_both);
+    } else if (!ia.allowed_on_wire && !ib.allowed_on_wire) {
+      diffs.push_back(
+          wire_reason(ia) == wire_reason(ib)
+              ? fill_template(t_.wire_neither_same, {wire_reason(ia)})
+              : fill_template(t_.wire_neither, {a.num, wire_reason(ia), b.num, wire_reason(ib)}));
+    } else {
+      const bool a_ok = ia.allowed_on_wire;
+      diffs.push_back(fill_template(
+          t_.wire_only, {a_ok ? a.num : b.num, a_ok ? b.num : a.num, wire_reason(a_ok ? ib : ia)}));
+    }
+    SenderText sa = code_sender_text(ia.sender, lang_);
+    SenderText sb = code_sender_text(ib.sender, lang_);
+    if (ia.sender == ib.sender) {
+      diffs.push_back(ia.sender == CodeSender::nobody ? std::string(t_.sender_same_nobody)
+                                                      : fill_template(t_.sender_same, {sa.by}));
+    } else {
+      diffs.push_back(fill_template(t_.sender_differ, {a.num, sa.by, b.num, sb.by}));
+    }
+    if (ia.registered && ib.registered) {
+      diffs.emplace_back(t_.registry_both);
+    } else {
+      diffs.push_back(
+          fill_template(t_.registry_differ, {a.num, registry_text(a), b.num, registry_text(b)}));
+    }
+    return diffs;
+  }
+
+  std::string advice(const Entry& a, const Entry& b) const {
+    const CloseCodeInfo& ia = *a.info;
+    const CloseCodeInfo& ib = *b.info;
+    std::string advice = reported_locally(ia) && reported_locally(ib)
+                             ? std::string(t_.advice_both_local)
+                             : std::string(t_.advice_chosen);
+    if (reported_locally(ia) != reported_locally(ib)) {
+      advice += " " + fill_template(t_.advice_one_local, {reported_locally(ia) ? a.num : b.num});
+    }
+    if (ia.sender != ib.sender && ia.sender != CodeSender::nobody &&
+        ib.sender != CodeSender::nobody) {
+      advice += " " + fill_template(t_.advice_direction,
+                                    {a.num, code_sender_text(ia.sender, lang_).from, b.num,
+                                     code_sender_text(ib.sender, lang_).from});
+    }
+    advice += "\n" + fill_template(t_.advice_if_you_see, {a.label, first_sentence(a.text.fix)});
+    advice += "\n" + fill_template(t_.advice_if_you_see, {b.label, first_sentence(b.text.fix)});
+    return advice;
+  }
+
+  std::ostream& out_;
+  Lang lang_;
+  const ExplainText& t_;
+};
+
+std::string_view sender_id(CodeSender s) {
+  switch (s) {
+    case CodeSender::either:
+      return "either";
+    case CodeSender::server:
+      return "server";
+    case CodeSender::client:
+      return "client";
+    case CodeSender::application:
+      return "application";
+    case CodeSender::nobody:
+      break;
+  }
+  return "nobody";
+}
+
+std::string_view spec_id(const CloseCodeInfo& info) {
+  switch (spec(info)) {
+    case Spec::rfc_code:
+      return "RFC 6455 §7.4.1";
+    case Spec::iana:
+      return "IANA";
+    case Spec::rfc_range:
+      break;
+  }
+  return "RFC 6455 §7.4.2";
+}
+
+// One code as JSON, in English: the catalogue entry the code falls in.
+nlohmann::ordered_json code_json(uint32_t code) {
+  const CloseCodeInfo& info = close_code_info(code);
+  nlohmann::ordered_json range = nullptr;
+  if (is_range(info)) range = {{"first", info.first}, {"last", info.last}};
+  return {{"code", code},
+          {"name", info.name},
+          {"range", range},
+          {"allowed_on_wire", info.allowed_on_wire},
+          {"registered", info.registered},
+          {"sender", sender_id(info.sender)},
+          {"reported_locally", reported_locally(info)},
+          {"category", code_category_text(code, Lang::en).one},
+          {"defined_in", spec_id(info)},
+          {"description", info.description},
+          {"when", info.when},
+          {"fix", info.fix}};
+}
+
+// Two codes: both entries, whether they share one, and the aspects that differ.
+nlohmann::ordered_json compare_json(uint32_t a, uint32_t b) {
+  nlohmann::ordered_json ja = code_json(a);
+  nlohmann::ordered_json jb = code_json(b);
+  nlohmann::ordered_json differ = nlohmann::ordered_json::array();
+  for (const char* aspect : {"name", "range", "allowed_on_wire", "registered", "sender",
+                             "reported_locally", "category", "defined_in"}) {
+    if (ja[aspect] != jb[aspect]) differ.push_back(aspect);
+  }
+  return {{"compare", {a, b}},
+          {"same_entry", &close_code_info(a) == &close_code_info(b)},
+          {"differ", differ},
+          {"codes", {ja, jb}}};
+}
+
+void usage(std::ostream& err, const ExplainText& t) {
+  err << "usage: wsinspect explain CODE [CODE] [--json] [--lang en|pt-BR]\n  " << t.usage_summary
+      << "\n";
 }
 
 }  // namespace
 
-int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err) {
-  if (codes.empty() || codes.size() > 2) {
-    err << "usage: wsinspect explain CODE [CODE]\n"
-        << "  Explains a WebSocket close code, or compares two (e.g. explain 1002 1008).\n";
+int run_explain(const ExplainOptions& opts, std::ostream& out, std::ostream& err) {
+  Lang lang = Lang::en;
+  if (opts.lang.empty()) {
+    lang = lang_from_env(std::getenv("LC_ALL"), std::getenv("LC_MESSAGES"), std::getenv("LANG"));
+  } else if (std::optional<Lang> named = lang_from_name(opts.lang)) {
+    lang = *named;
+  } else {
+    err << "wsinspect explain: unknown language '" << opts.lang
+        << "' for --lang: expected en or pt-BR (also pt_BR, pt)\n";
+    return 2;
+  }
+  if (opts.json) lang = Lang::en;  // JSON is always English
+  const ExplainText& t = explain_text(lang);
+  if (opts.codes.empty() || opts.codes.size() > 2) {
+    usage(err, t);
     return 2;
   }
   std::vector<uint32_t> parsed;
-  for (const std::string& arg : codes) {
-    std::optional<uint32_t> code = parse_code(arg, err);
+  for (const std::string& arg : opts.codes) {
+    std::optional<uint32_t> code = parse_code(arg, t, err);
     if (!code) return 2;
     parsed.push_back(*code);
   }
-  if (parsed.size() == 1 || parsed[0] == parsed[1]) {
-    explain_one(out, parsed[0]);
+  const bool one = parsed.size() == 1 || parsed[0] == parsed[1];
+  if (opts.json) {
+    out << (one ? code_json(parsed[0]) : compare_json(parsed[0], parsed[1])).dump() << '\n';
+    return 0;
+  }
+  Explainer x(out, lang);
+  if (one) {
+    x.one(parsed[0]);
   } else {
-    compare_two(out, parsed[0], parsed[1]);
+    x.compare(parsed[0], parsed[1]);
   }
   return 0;
+}
+
+int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err) {
+  ExplainOptions opts;
+  opts.codes = codes;
+  opts.lang = "en";
+  return run_explain(opts, out, err);
 }
 
 }  // namespace wsi

@@ -340,19 +340,55 @@ struct ExplainField {
 #f, &ExplainText::f \
   }
 constexpr ExplainField kExplainFields[] = {
-    WSI_FIELD(what_it_means),       WSI_FIELD(when_you_see_it),    WSI_FIELD(how_to_fix_it),
-    WSI_FIELD(key_differences),     WSI_FIELD(which_one_applies),  WSI_FIELD(title_one),
-    WSI_FIELD(title_range),         WSI_FIELD(title_two),          WSI_FIELD(may_appear_label),
-    WSI_FIELD(sent_by_label),       WSI_FIELD(registry_label),     WSI_FIELD(yes),
-    WSI_FIELD(no_because),          WSI_FIELD(reason_local),       WSI_FIELD(reason_receiver_fails),
-    WSI_FIELD(registered),          WSI_FIELD(explained_by_range), WSI_FIELD(same_range),
-    WSI_FIELD(intro_same_category), WSI_FIELD(intro_categories),   WSI_FIELD(diff_meaning),
-    WSI_FIELD(diff_when),           WSI_FIELD(wire_both),          WSI_FIELD(wire_neither_same),
-    WSI_FIELD(wire_neither),        WSI_FIELD(wire_only),          WSI_FIELD(sender_same),
-    WSI_FIELD(sender_same_nobody),  WSI_FIELD(sender_differ),      WSI_FIELD(registry_both),
-    WSI_FIELD(registry_differ),     WSI_FIELD(advice_both_local),  WSI_FIELD(advice_chosen),
-    WSI_FIELD(advice_one_local),    WSI_FIELD(advice_direction),   WSI_FIELD(advice_if_you_see),
-    WSI_FIELD(err_empty),           WSI_FIELD(err_not_code),       WSI_FIELD(err_out_of_range),
+    WSI_FIELD(what_it_means),
+    WSI_FIELD(when_you_see_it),
+    WSI_FIELD(how_to_fix_it),
+    WSI_FIELD(key_differences),
+    WSI_FIELD(which_one_applies),
+    WSI_FIELD(title_one),
+    WSI_FIELD(title_range),
+    WSI_FIELD(title_two),
+    WSI_FIELD(may_appear_label),
+    WSI_FIELD(sent_by_label),
+    WSI_FIELD(registry_label),
+    WSI_FIELD(yes),
+    WSI_FIELD(no_because),
+    WSI_FIELD(reason_local),
+    WSI_FIELD(reason_receiver_fails),
+    WSI_FIELD(registered),
+    WSI_FIELD(explained_by_range),
+    WSI_FIELD(same_range),
+    WSI_FIELD(intro_same_category),
+    WSI_FIELD(intro_categories),
+    WSI_FIELD(row_name),
+    WSI_FIELD(row_on_wire),
+    WSI_FIELD(row_sent_by),
+    WSI_FIELD(row_category),
+    WSI_FIELD(row_registry),
+    WSI_FIELD(row_rfc),
+    WSI_FIELD(row_cause),
+    WSI_FIELD(rfc_code),
+    WSI_FIELD(rfc_iana),
+    WSI_FIELD(rfc_range),
+    WSI_FIELD(diff_meaning),
+    WSI_FIELD(diff_when),
+    WSI_FIELD(wire_both),
+    WSI_FIELD(wire_neither_same),
+    WSI_FIELD(wire_neither),
+    WSI_FIELD(wire_only),
+    WSI_FIELD(sender_same),
+    WSI_FIELD(sender_same_nobody),
+    WSI_FIELD(sender_differ),
+    WSI_FIELD(registry_both),
+    WSI_FIELD(registry_differ),
+    WSI_FIELD(advice_both_local),
+    WSI_FIELD(advice_chosen),
+    WSI_FIELD(advice_one_local),
+    WSI_FIELD(advice_direction),
+    WSI_FIELD(advice_if_you_see),
+    WSI_FIELD(err_empty),
+    WSI_FIELD(err_not_code),
+    WSI_FIELD(err_out_of_range),
     WSI_FIELD(usage_summary),
 };
 #undef WSI_FIELD
@@ -459,9 +495,6 @@ std::string label(uint32_t code) {
 TEST(CatalogLang, EnglishExplainTemplatesMatchTheExplainCommand) {
   const ExplainText& t = explain_text(Lang::en);
   auto by = [](uint32_t code) { return code_sender_text(close_code_info(code).sender, Lang::en); };
-  auto fs = [](uint32_t code) {
-    return std::string(first_sentence(close_code_info(code).description));
-  };
 
   const ExplainRun one = explain({"4321"});
   ASSERT_EQ(one.status, 0);
@@ -481,7 +514,17 @@ TEST(CatalogLang, EnglishExplainTemplatesMatchTheExplainCommand) {
   EXPECT_SHOWS(same,
                fill_template(t.intro_same_category,
                              {label(1002), label(1008), code_category_text(1002, Lang::en).many}));
-  EXPECT_SHOWS(same, std::string(t.diff_meaning) + " 1002: " + fs(1002) + " 1008: " + fs(1008));
+  EXPECT_SHOWS(same, std::string(t.diff_meaning) +
+                         " 1002: " + std::string(close_code_info(1002).description) +
+                         " 1008: " + std::string(close_code_info(1008).description));
+  for (std::string_view row : {t.row_name, t.row_on_wire, t.row_sent_by, t.row_category,
+                               t.row_registry, t.row_rfc, t.row_cause}) {
+    EXPECT_SHOWS(same, row);
+  }
+  EXPECT_SHOWS(
+      same, std::string(t.row_rfc) + " " + std::string(t.rfc_code) + " " + std::string(t.rfc_code));
+  EXPECT_SHOWS(same,
+               std::string(t.row_on_wire) + " " + std::string(t.yes) + " " + std::string(t.yes));
   EXPECT_SHOWS(same, std::string(t.diff_when) +
                          " 1002: " + std::string(first_sentence(close_code_info(1002).when)));
   EXPECT_SHOWS(same, t.wire_both);
@@ -492,11 +535,13 @@ TEST(CatalogLang, EnglishExplainTemplatesMatchTheExplainCommand) {
   EXPECT_SHOWS(same, t.advice_chosen);
   EXPECT_SHOWS(same, fill_template(t.advice_if_you_see,
                                    {label(1008), first_sentence(close_code_info(1008).fix)}));
-  EXPECT_SHOWS(same, std::string(t.registry_label) + std::string(t.registered));
+  EXPECT_SHOWS(same, std::string(t.row_registry) + " " + std::string(t.registered) + " " +
+                         std::string(t.registered));
+  EXPECT_EQ(same.out.find(t.what_it_means), std::string::npos) << "a table, not two texts";
 
   const ExplainRun local = explain({"1005", "1006"});
   ASSERT_EQ(local.status, 0);
-  EXPECT_SHOWS(local,
+  EXPECT_SHOWS(explain({"1006"}),
                std::string(t.may_appear_label) + fill_template(t.no_because, {t.reason_local}));
   EXPECT_SHOWS(local, fill_template(t.wire_neither_same, {t.reason_local}));
   EXPECT_SHOWS(local, t.sender_same_nobody);
@@ -517,6 +562,7 @@ TEST(CatalogLang, EnglishExplainTemplatesMatchTheExplainCommand) {
   ASSERT_EQ(direction.status, 0);
   EXPECT_SHOWS(direction,
                fill_template(t.advice_direction, {"1002", by(1002).from, "1012", by(1012).from}));
+  EXPECT_SHOWS(direction, t.rfc_iana);
 
   const ExplainRun kinds = explain({"1002", "4321"});
   ASSERT_EQ(kinds.status, 0);
@@ -527,6 +573,8 @@ TEST(CatalogLang, EnglishExplainTemplatesMatchTheExplainCommand) {
                fill_template(t.registry_differ,
                              {"1002", t.registered, "4321",
                               fill_template(t.explained_by_range, {"4000-4999", "Private Use"})}));
+
+  EXPECT_SHOWS(kinds, t.rfc_range);
 
   const ExplainRun range = explain({"4321", "4322"});
   ASSERT_EQ(range.status, 0);
