@@ -1,9 +1,15 @@
 // The built-in echo WebSocket server (--upstream builtin:echo): answers the
-// upgrade, echoes every data frame back as it came (same opcode and
-// fragmentation, unmasked), answers pings, completes the close handshake, and
-// fails the connection with the right close code on a protocol violation, as
-// a strict server would. It writes through the same transport and write
-// queue as the relay, and stops reading a client that does not read.
+// upgrade, selecting the first subprotocol offered and accepting the first
+// well-formed permessage-deflate offer (RFC 7692: server_no_context_takeover,
+// the client's own client_no_context_takeover and server_max_window_bits
+// repeated, the client's window never reduced); echoes every uncompressed
+// data frame back as it came (same opcode and fragmentation, unmasked) and
+// every compressed message compressed anew (RSV1 on its first frame, text as
+// text, binary as binary; one inflating to over 64 MiB closes with 1009);
+// answers pings, completes the close handshake, and fails the connection with
+// the right close code on a protocol violation, as a strict server would. It
+// writes through the same transport and write queue as the relay, and stops
+// reading a client that does not read.
 #pragma once
 
 #include <uv.h>
