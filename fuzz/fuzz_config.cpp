@@ -74,6 +74,7 @@ const std::vector<std::string>* list_of(const ProxyConfig& cfg, std::string_view
   if (key == "log.redact_headers") return &cfg.redact_headers;
   if (key == "forward.passthrough") return &cfg.passthrough;
   if (key == "forward.allow_target") return &cfg.allow_targets;
+  if (key == "log.only_rules") return &cfg.only_rules;
   return nullptr;
 }
 
