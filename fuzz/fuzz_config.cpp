@@ -42,7 +42,7 @@ std::string settings_of(const ProxyConfig& cfg) {
     out += std::string(s.key) + "=" + wsi::setting_text(cfg, s.key).value_or("<none>") + "\n";
   }
   for (const std::vector<std::string>* list :
-       {&cfg.redact_headers, &cfg.passthrough, &cfg.allow_targets}) {
+       {&cfg.redact_headers, &cfg.passthrough, &cfg.allow_targets, &cfg.only_rules}) {
     out += "[";
     for (const std::string& item : *list) out += item + "\x1f";
     out += "]\n";
