@@ -200,6 +200,11 @@ HopComparer::HopComparer(const HopCompareOptions& opts, HopDiffSink& out)
     : opts_(opts), out_(out) {}
 
 void HopComparer::emit(HopDiff d) {
+  // Not a difference: a statement about what could be compared.
+  if (d.kind == DiffKind::not_compared) {
+    out_.on_diff(d);
+    return;
+  }
   ++diffs_;
   if (!d.significant) ++benign_;
   if (d.significant && !has_first_) {
