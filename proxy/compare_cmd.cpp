@@ -24,37 +24,11 @@
 #include "proxy/event_format.h"
 #include "proxy/pcap_input.h"
 #include "proxy/report/json_writer.h"
+#include "proxy/report/recorder_tap.h"
 #include "proxy/report/report_sink.h"
 
 namespace wsi {
 namespace {
-
-// The connection core's events into a recorder, as a sink of the decoder.
-class RecorderTap final : public ReportSink {
- public:
-  explicit RecorderTap(HopRecorder& r) : r_(r) {}
-  void on_handshake(const EventContext& c, const HandshakeEvent& e) override {
-    r_.on_handshake(c, e);
-  }
-  void on_frame_digest(const EventContext& c, const FrameDigestEvent& e) override {
-    r_.on_frame_digest(c, e);
-  }
-  void on_message_digest(const EventContext& c, const MessageDigestEvent& e) override {
-    r_.on_message_digest(c, e);
-  }
-  void on_violation(const EventContext& c, const Violation& v) override { r_.on_violation(c, v); }
-  void on_close(const EventContext& c, const CloseEvent& e) override { r_.on_close(c, e); }
-  void on_synthesized_close(const EventContext& c, const SynthesizedCloseEvent& e) override {
-    r_.on_synthesized_close(c, e);
-  }
-  void on_gap(const EventContext& c, const GapEvent& e) override { r_.on_gap(c, e); }
-  void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override {
-    r_.on_conn_close(c, e);
-  }
-
- private:
-  HopRecorder& r_;
-};
 
 bool read_capture_records(const std::string& path, const DigestKey& key,
                           std::vector<HopRecord>& out, std::string& error) {
@@ -329,19 +303,10 @@ int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err
   const bool cap_a = is_capture_file(opts.a), cap_b = is_capture_file(opts.b);
   // Captures are digested here; against a log, with the log's key.
   std::unique_ptr<DigestKey> key;
-  std::string secret;
-  if (!opts.digest_key_file.empty()) {
-    std::ifstream in(opts.digest_key_file, std::ios::binary);
-    if (!in) {
-      err << "wsinspect compare: cannot read the digest key file "
-          << escape_text(opts.digest_key_file) << '\n';
-      return 2;
-    }
-    std::ostringstream all;
-    all << in.rdbuf();
-    secret = all.str();
-  } else if (const char* env = std::getenv("WSINSPECT_DIGEST_KEY")) {
-    secret = env;
+  std::string secret, error;
+  if (!read_digest_secret(opts.digest_key_file, secret, error)) {
+    err << "wsinspect compare: " << error << '\n';
+    return 2;
   }
   if (cap_a != cap_b && secret.empty()) {
     err << "wsinspect compare: comparing a capture with a log needs the key the log's digests "

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "parser/close_codes.h"
@@ -394,6 +397,23 @@ void redact_for_compare(std::vector<HttpHeader>& headers, const DigestKey& key) 
   for (HttpHeader& h : headers)
     if (is_secret_header(h.name) && h.value != "[redacted]")
       h.value = "[redacted " + digest_of(key, h.value).hex().substr(0, 8) + "]";
+}
+
+bool read_digest_secret(const std::string& key_file, std::string& secret, std::string& error) {
+  secret.clear();
+  if (key_file.empty()) {
+    if (const char* env = std::getenv("WSINSPECT_DIGEST_KEY")) secret = env;
+    return true;
+  }
+  std::ifstream in(key_file, std::ios::binary);
+  if (!in) {
+    error = "cannot read the digest key file " + escape_text(key_file);
+    return false;
+  }
+  std::ostringstream all;
+  all << in.rdbuf();
+  secret = all.str();
+  return true;
 }
 
 }  // namespace wsi

@@ -44,6 +44,10 @@ std::string logged_header_value(std::string_view name, std::string_view value);
 // header's value becomes "[redacted " + 8 hex digits of its keyed digest +
 // "]", so a changed secret is still seen as changed.
 void redact_for_compare(std::vector<HttpHeader>& headers, const DigestKey& key);
+// The secret digests are keyed with: the whole of `key_file` when given,
+// else $WSINSPECT_DIGEST_KEY, else empty. False (with `error`) only when the
+// file cannot be read.
+bool read_digest_secret(const std::string& key_file, std::string& secret, std::string& error);
 
 // A URL or path with the values of credential query (and fragment)
 // parameters (token, access_token, api_key, key, password, auth, ...), of

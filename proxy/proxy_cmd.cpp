@@ -92,18 +92,7 @@ std::vector<std::string> self_signed_names(const std::string& listen) {
 // --log-digests: the shared secret, from the file or the environment.
 bool load_digest_key(const ProxyConfig& cfg, std::unique_ptr<DigestKey>& key, std::string& error) {
   std::string secret;
-  if (!cfg.digest_key_file.empty()) {
-    std::ifstream in(cfg.digest_key_file, std::ios::binary);
-    if (!in) {
-      error = "cannot read the digest key file " + cfg.digest_key_file;
-      return false;
-    }
-    std::ostringstream all;
-    all << in.rdbuf();
-    secret = all.str();
-  } else if (const char* env = std::getenv("WSINSPECT_DIGEST_KEY")) {
-    secret = env;
-  }
+  if (!read_digest_secret(cfg.digest_key_file, secret, error)) return false;
   if (secret.empty()) {
     error =
         "--log-digests needs a secret both vantage points share: --digest-key-file PATH (a file "

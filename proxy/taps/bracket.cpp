@@ -1,37 +1,19 @@
 #include "proxy/taps/bracket.h"
 
 #include "proxy/event_format.h"
+#include "proxy/report/recorder_tap.h"
 
 #include <algorithm>
 
 namespace wsi {
 
-// One side's recorder, as a tap on that side's server.
-class Bracket::Side final : public ReportSink {
+// One side: its recorder, telling the bracket of every change, and the tap
+// that feeds it from that side's server.
+class Bracket::Side final {
  public:
-  Side(Bracket& b, bool front) : recorder_(b, front) {}
+  Side(Bracket& b, bool front) : recorder_(b, front), tap_(recorder_) {}
   HopRecorder& recorder() { return recorder_; }
-
-  void on_handshake(const EventContext& c, const HandshakeEvent& e) override {
-    recorder_.on_handshake(c, e);
-  }
-  void on_frame_digest(const EventContext& c, const FrameDigestEvent& e) override {
-    recorder_.on_frame_digest(c, e);
-  }
-  void on_message_digest(const EventContext& c, const MessageDigestEvent& e) override {
-    recorder_.on_message_digest(c, e);
-  }
-  void on_violation(const EventContext& c, const Violation& v) override {
-    recorder_.on_violation(c, v);
-  }
-  void on_close(const EventContext& c, const CloseEvent& e) override { recorder_.on_close(c, e); }
-  void on_synthesized_close(const EventContext& c, const SynthesizedCloseEvent& e) override {
-    recorder_.on_synthesized_close(c, e);
-  }
-  void on_gap(const EventContext& c, const GapEvent& e) override { recorder_.on_gap(c, e); }
-  void on_conn_close(const EventContext& c, const ConnCloseEvent& e) override {
-    recorder_.on_conn_close(c, e);
-  }
+  ReportSink& tap() { return tap_; }
 
  private:
   class Recorder final : public HopRecorder {
@@ -44,6 +26,7 @@ class Bracket::Side final : public ReportSink {
     bool front_;
   };
   Recorder recorder_;
+  RecorderTap tap_;
 };
 
 struct Bracket::Pair final : HopDiffSink {
@@ -75,11 +58,11 @@ Bracket::Bracket(uv_loop_t* loop, const HopCompareOptions& opts, ReportSink& out
 Bracket::~Bracket() = default;
 
 ReportSink& Bracket::front() {
-  return *front_;
+  return front_->tap();
 }
 
 ReportSink& Bracket::back() {
-  return *back_;
+  return back_->tap();
 }
 
 void Bracket::close() {
