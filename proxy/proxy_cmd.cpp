@@ -89,6 +89,19 @@ std::vector<std::string> self_signed_names(const std::string& listen) {
   return {host};
 }
 
+// TLS towards a wss:// upstream, with the --upstream-ca/-insecure/-cert/-key
+// settings; `sni` overrides the name sent and checked (empty: the host's).
+bool upstream_tls_for(const ProxyConfig& cfg, const UpstreamTarget& target, const std::string& sni,
+                      KeyLogFile* keylog, Server::UpstreamTls& out, std::string& error) {
+  out.ctx = TlsContext::for_upstream(
+      {cfg.upstream_ca, cfg.upstream_insecure, cfg.upstream_cert, cfg.upstream_key}, keylog, error);
+  if (!out.ctx) return false;
+  // RFC 6066: no SNI for an address; the certificate must then name the address.
+  out.sni = !sni.empty() ? sni : is_ip_literal(target.host) ? std::string() : target.host;
+  out.verify_host = sni.empty() ? target.host : sni;
+  return true;
+}
+
 // --log-digests: the shared secret, from the file or the environment.
 bool load_digest_key(const ProxyConfig& cfg, std::unique_ptr<DigestKey>& key, std::string& error) {
   std::string secret;
@@ -133,19 +146,10 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
     }
   }
   Server::UpstreamTls upstream_tls;
-  if (target.tls) {
-    upstream_tls.ctx = TlsContext::for_upstream(
-        {cfg.upstream_ca, cfg.upstream_insecure, cfg.upstream_cert, cfg.upstream_key}, keylog_ptr,
-        error);
-    if (!upstream_tls.ctx) {
-      err << "wsinspect proxy: " << error << '\n';
-      return 1;
-    }
-    // RFC 6066: no SNI for an address; the certificate must then name the address.
-    upstream_tls.sni = !cfg.upstream_sni.empty()    ? cfg.upstream_sni
-                       : is_ip_literal(target.host) ? std::string()
-                                                    : target.host;
-    upstream_tls.verify_host = cfg.upstream_sni.empty() ? target.host : cfg.upstream_sni;
+  if (target.tls &&
+      !upstream_tls_for(cfg, target, cfg.upstream_sni, keylog_ptr, upstream_tls, error)) {
+    err << "wsinspect proxy: " << error << '\n';
+    return 1;
   }
   Server::ForwardTls forward_tls;
   if (cfg.forward) {
@@ -184,16 +188,10 @@ int run_proxy(const ProxyConfig& cfg, std::ostream& err, const ProxyHooks& hooks
       err << "wsinspect proxy: --bracket-upstream: " << error << '\n';
       return 2;
     }
-    if (back_target.tls) {
-      back_tls.ctx = TlsContext::for_upstream(
-          {cfg.upstream_ca, cfg.upstream_insecure, cfg.upstream_cert, cfg.upstream_key}, keylog_ptr,
-          error);
-      if (!back_tls.ctx) {
-        err << "wsinspect proxy: " << error << '\n';
-        return 1;
-      }
-      back_tls.sni = is_ip_literal(back_target.host) ? std::string() : back_target.host;
-      back_tls.verify_host = back_target.host;
+    // --upstream-sni names the main upstream only.
+    if (back_target.tls && !upstream_tls_for(cfg, back_target, {}, keylog_ptr, back_tls, error)) {
+      err << "wsinspect proxy: " << error << '\n';
+      return 1;
     }
     if (!digest_key) digest_key = std::make_unique<DigestKey>(DigestKey::random());
   }
