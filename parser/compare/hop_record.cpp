@@ -98,25 +98,18 @@ void flush_open(DirectionRecord& d) {
 }
 
 HopRecord& HopRecorder::record(uint64_t conn) {
-  if (HopRecord* r = find(conn)) return *r;
-  records_.emplace_back(conn, HopRecord{});
-  records_.back().second.conn = conn;
-  return records_.back().second;
+  auto [it, added] = records_.try_emplace(conn);
+  if (added) it->second.conn = conn;
+  return it->second;
 }
 
 HopRecord* HopRecorder::find(uint64_t conn) {
-  // Few connections are open at once; the newest are searched first.
-  for (auto it = records_.rbegin(); it != records_.rend(); ++it)
-    if (it->first == conn) return &it->second;
-  return nullptr;
+  auto it = records_.find(conn);
+  return it == records_.end() ? nullptr : &it->second;
 }
 
 void HopRecorder::erase(uint64_t conn) {
-  for (auto it = records_.begin(); it != records_.end(); ++it)
-    if (it->first == conn) {
-      records_.erase(it);
-      return;
-    }
+  records_.erase(conn);
 }
 
 std::vector<HopRecord> HopRecorder::take_all() {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -128,7 +129,7 @@ class HopRecorder : public ConnSink {
   void on_conn_close(const EventContext&, const ConnCloseEvent&) override;
 
  private:
-  std::deque<std::pair<uint64_t, HopRecord>> records_;
+  std::map<uint64_t, HopRecord> records_;  // by connection id: looked up at every event
 };
 
 // Adds a unit to a direction (used by the recorder and by log readers).
