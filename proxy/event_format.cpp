@@ -335,6 +335,20 @@ void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool tr
   w.end_object().field("truncated", truncated);
 }
 
+// "812 B", "3.4 kB", "1.2 MB" (powers of 1000, as a person reads them).
+std::string size_text(uint64_t b) {
+  char buf[32];
+  if (b < 1000)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  else if (b < 1000 * 1000)
+    std::snprintf(buf, sizeof buf, "%.1f kB", static_cast<double>(b) / 1e3);
+  else if (b < 1000ull * 1000 * 1000)
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(b) / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f GB", static_cast<double>(b) / 1e9);
+  return buf;
+}
+
 std::string frame_text(Direction dir, const FrameHeader& h) {
   char buf[160];
   std::snprintf(buf, sizeof buf,

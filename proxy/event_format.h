@@ -74,6 +74,8 @@ std::string_view explanation_json(uint32_t code);
 // A rule's "summary" and "fix" fields, serialised once per run.
 void rule_text_json(JsonWriter& w, Rule rule);
 
+// "812 B", "3.4 kB", "1.2 MB" (powers of 1000, as a person reads them).
+std::string size_text(uint64_t bytes);
 std::string frame_text(Direction dir, const FrameHeader& h);
 std::string violation_text(const Violation& v);
 // A close frame in one line, followed by its explanation, indented.
