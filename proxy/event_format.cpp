@@ -317,6 +317,18 @@ void message_json(JsonWriter& w, const MessageInfo& m) {
       .field("compressed", m.compressed);
 }
 
+void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bool truncated) {
+  w.field("event", "preview")
+      .field("dir", direction_name(m.dir))
+      .field("first_frame_index", m.first_frame_index)
+      .field("opcode_name", opcode::name(m.opcode))
+      .field("frames", m.frames)
+      .field("compressed", m.compressed)
+      .field("length", m.compressed ? m.inflated_size : m.size)
+      .field("payload", escape_text(kept))
+      .field("truncated", truncated);
+}
+
 void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated) {
   w.field("event", "summary")
       .field("dir", direction_name(dir))
@@ -393,6 +405,16 @@ std::string message_text(const MessageInfo& m) {
          ": " + std::string(opcode::name(m.opcode)) + ", " + u64(m.size) + " bytes in " +
          u64(m.frames) + (m.frames == 1 ? " frame" : " frames") +
          (m.compressed ? ", compressed (" + u64(m.inflated_size) + " bytes inflated)" : "");
+}
+
+std::string preview_text(const MessageInfo& m, std::string_view kept, bool truncated) {
+  std::string out = std::string(direction_arrow(m.dir)) + " message from frame #" +
+                    u64(m.first_frame_index) + ": " + std::string(opcode::name(m.opcode)) + ", " +
+                    size_text(m.compressed ? m.inflated_size : m.size);
+  if (m.compressed) out += " inflated from " + size_text(m.size);
+  out += ": \"" + escape_text(kept) + "\"";
+  if (truncated) out += "...";
+  return out;
 }
 
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated) {

@@ -66,6 +66,9 @@ void frame_json(JsonWriter& w, Direction dir, const FrameHeader& h);
 void violation_json(JsonWriter& w, const Violation& v);
 void close_json(JsonWriter& w, const CloseFrame& c);
 void message_json(JsonWriter& w, const MessageInfo& m);
+// A preview of a message: the first bytes of its content as the application
+// gets it (unmasked, inflated), escaped; `truncated` when there was more.
+void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bool truncated);
 void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated);
 
 // The explanation object of a close code ({"description","when","fix"}),
@@ -81,6 +84,7 @@ std::string violation_text(const Violation& v);
 // A close frame in one line, followed by its explanation, indented.
 std::string close_text(const CloseFrame& c);
 std::string message_text(const MessageInfo& m);
+std::string preview_text(const MessageInfo& m, std::string_view kept, bool truncated);
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated);
 
 // "c->s" or "s->c".
