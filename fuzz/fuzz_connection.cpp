@@ -108,7 +108,7 @@ class Tee final : public wsi::ConnSink {
     rec.on_message(c, m);
   }
   void on_preview(const wsi::EventContext& c, const wsi::PreviewEvent& e) override {
-    if (e.payload.size() > 8) std::abort();  // the configured preview limit
+    if (e.content.size() > 8) std::abort();  // the configured preview limit
     rec.on_preview(c, e);
   }
   void on_violation(const wsi::EventContext& c, const wsi::Violation& v) override {

@@ -875,7 +875,8 @@ constexpr Setting kSettings[] = {
     {.key = "log.preview",
      .flag = "--preview",
      .value = CountValue{.field = &ProxyConfig::preview, .max = kMaxPreview, .unit = "bytes"},
-     .help = "Show the first N payload bytes of each frame and message, unmasked and escaped",
+     .help = "Show the first N bytes of each data message as the application gets it (unmasked, "
+             "inflated when compressed, escaped), one line per message",
      .default_note = "none"},
     {.key = "log.show_secrets",
      .flag = "--show-secrets",

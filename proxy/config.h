@@ -35,7 +35,7 @@ struct ProxyConfig {
   std::string log_file;                 // empty: standard output
   LogLevel log_level = LogLevel::info;  // debug adds one event per frame
   ColorMode color = ColorMode::auto_;
-  uint32_t preview = 0;      // bytes of payload shown per frame/message (unmasked, escaped)
+  uint32_t preview = 0;      // bytes of each data message shown (unmasked, inflated, escaped)
   bool log_secrets = false;  // show Authorization, Cookie and Sec-WebSocket-Key values
   std::vector<std::string> redact_headers;  // more header names logged as [redacted]
   // The text log: explanations the first time only, every time, or never;

@@ -150,9 +150,10 @@ void ConnectionInspector::start_frames(const Negotiated* n) {
   }
   base.max_message_size = cfg_.max_message_size;
   base.max_reports_per_rule = cfg_.max_reports_per_rule;
-  base.want_payload = cfg_.preview > 0 || cfg_.digests;
-  base.want_message_data = cfg_.digests != nullptr;
-  if (cfg_.preview) preview_ = std::make_unique<std::string[]>(2);
+  base.want_payload = cfg_.digests != nullptr;
+  base.want_message_data = cfg_.preview > 0 || cfg_.digests;
+  if (cfg_.preview)
+    preview_.reset(new PreviewBuffer[2]{PreviewBuffer(cfg_.preview), PreviewBuffer(cfg_.preview)});
   if (cfg_.digests) digesters_ = std::make_unique<Digesters>(*cfg_.digests);
   base.sender = Sender::client;
   frames_[0].emplace<StreamInspector>(base, static_cast<InspectorSink&>(*this));
@@ -404,11 +405,13 @@ struct ConnectionInspector::Digesters {
 
 void ConnectionInspector::on_frame(Direction dir, const FrameHeader& h) {
   if (!h.is_control()) attribution_.note_frame(dir, h, now_);
+  const size_t i = dir_index(dir);
+  const bool message_starts = h.opcode == opcode::text || h.opcode == opcode::binary;
   if (digesters_) {
-    const size_t i = dir_index(dir);
     digesters_->frame[i].start();
-    if (h.opcode == opcode::text || h.opcode == opcode::binary) digesters_->message[i].start();
+    if (message_starts) digesters_->message[i].start();
   }
+  if (preview_ && message_starts) preview_[i].start();
   sink_.on_frame(ctx(), dir, h);
 }
 
@@ -420,11 +423,16 @@ void ConnectionInspector::on_frame_end(Direction dir, const FrameHeader& h) {
 
 void ConnectionInspector::on_message_data(Direction dir, const uint8_t* data, size_t n) {
   if (digesters_) digesters_->message[dir_index(dir)].add(data, n);
+  if (preview_) preview_[dir_index(dir)].add(data, n);
 }
 
 void ConnectionInspector::on_message(const MessageInfo& m) {
   attribution_.note_message(m, now_);
   sink_.on_message(ctx(), m);
+  if (preview_) {
+    const PreviewBuffer& p = preview_[dir_index(m.dir)];
+    sink_.on_preview(ctx(), PreviewEvent{m, p.kept(), p.truncated()});
+  }
   if (!digesters_) return;
   const Digest d = digesters_->message[dir_index(m.dir)].done();
   sink_.on_message_digest(ctx(), MessageDigestEvent{m, d});
@@ -465,23 +473,6 @@ void ConnectionInspector::on_payload(Direction dir, const FrameHeader& h, const 
       }
     }
   }
-  if (cfg_.preview) preview(dir, h, data, n, at);
-}
-
-void ConnectionInspector::preview(Direction dir, const FrameHeader& h, const uint8_t* data,
-                                  size_t n, uint64_t at) {
-  const uint64_t limit = cfg_.preview;
-  std::string& buf = preview_[dir_index(dir)];
-  if (at == 0) buf.clear();
-  if (at >= limit) return;  // shown when the limit was reached
-  const size_t take = static_cast<size_t>(std::min<uint64_t>(n, limit - at));
-  const size_t old = buf.size();
-  buf.resize(old + take);
-  for (size_t i = 0; i < take; ++i)
-    buf[old + i] = static_cast<char>(data[i] ^ (h.masked ? h.mask[(at + i) & 3] : 0));
-  if (at + n < h.length && buf.size() < limit) return;  // more to collect
-  sink_.on_preview(ctx(), PreviewEvent{dir, h, buf, h.length > limit});
-  buf.clear();
 }
 
 void ConnectionInspector::own_close_sent(Direction dir, uint64_t now_ms) {

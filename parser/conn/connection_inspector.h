@@ -25,6 +25,7 @@
 #include "parser/frame_decoder.h"
 #include "parser/handshake.h"
 #include "parser/http_parser.h"
+#include "parser/preview.h"
 #include "parser/stream_inspector.h"
 
 namespace wsi {
@@ -47,7 +48,7 @@ struct ConnConfig {
   bool inspect = true;
   uint64_t max_message_size = 0;       // 0: no limit; above it: message-too-big (1009)
   uint32_t max_reports_per_rule = 10;  // per direction
-  uint32_t preview = 0;                // payload bytes per frame shown in preview events
+  uint32_t preview = 0;                // content bytes per data message shown in preview events
   // Client bytes that wait, uninspected, for the server: those after an
   // upgrade request until its answer, and requests beyond max_pending_requests
   // until earlier ones are answered. room() tells a caller to stop reading.
@@ -149,7 +150,6 @@ class ConnectionInspector final : private InspectorSink {
                   uint64_t at) override;
   void on_frame_end(Direction dir, const FrameHeader& h) override;
   void on_message_data(Direction dir, const uint8_t* data, size_t n) override;
-  void preview(Direction dir, const FrameHeader& h, const uint8_t* data, size_t n, uint64_t at);
 
   // Frame boundaries only (inspect = false).
   struct BoundaryTracker {
@@ -206,7 +206,7 @@ class ConnectionInspector final : private InspectorSink {
   std::variant<std::monostate, StreamInspector, BoundaryTracker> frames_[2];
   CloseAttribution attribution_;
   bool own_close_[2] = {false, false};
-  std::unique_ptr<std::string[]> preview_;  // one buffer per direction, with cfg.preview
+  std::unique_ptr<PreviewBuffer[]> preview_;  // one per direction, with cfg.preview
   // With cfg.digests: per direction, the frame's and the message's digests.
   struct Digesters;
   std::unique_ptr<Digesters> digesters_;

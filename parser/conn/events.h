@@ -125,13 +125,13 @@ struct GapEvent {
   std::string_view reason;
 };
 
-// Payload bytes of a frame for a preview, unmasked; `complete` when the
-// preview limit or the frame's end was reached.
+// With a preview limit (ConnConfig::preview): a complete data message, just
+// after its message event, with the first bytes of its content as the
+// application gets it (unmasked, inflated when compressed).
 struct PreviewEvent {
-  Direction dir;
-  const FrameHeader& header;
-  std::string_view payload;
-  bool truncated;  // the frame is longer than the preview
+  const MessageInfo& message;
+  std::string_view content;
+  bool truncated;  // the content is longer than the preview
 };
 
 struct DirectionSummary {

@@ -203,16 +203,8 @@ class JsonSink final : public ReportSink {
   }
 
   void on_preview(const EventContext& c, const PreviewEvent& e) override {
-    emit(EventLevel::info, c.conn, [&](JsonWriter& w) {
-      const FrameHeader& h = e.header;
-      w.field("event", "preview")
-          .field("dir", direction_name(e.dir))
-          .field("frame_index", h.index)
-          .field("opcode_name", opcode::name(h.opcode))
-          .field("length", h.length)
-          .field("payload", escape_text(e.payload))
-          .field("truncated", e.truncated);
-    });
+    emit(EventLevel::info, c.conn,
+         [&](JsonWriter& w) { preview_json(w, e.message, e.content, e.truncated); });
   }
 
   void on_violation(const EventContext& c, const Violation& v) override {

@@ -161,12 +161,8 @@ class TextSink final : public ReportSink {
   }
 
   void on_preview(const EventContext& c, const PreviewEvent& e) override {
-    emit(EventLevel::info, c.conn, Kind::other, [&] {
-      const FrameHeader& h = e.header;
-      return std::string(direction_arrow(e.dir)) + " frame #" + std::to_string(h.index) + " " +
-             std::string(opcode::name(h.opcode)) + " \"" + escape_text(e.payload) + "\"" +
-             (e.truncated ? "..." : "");
-    });
+    emit(EventLevel::info, c.conn, Kind::other,
+         [&] { return preview_text(e.message, e.content, e.truncated); });
   }
 
   void on_violation(const EventContext& c, const Violation& v) override {

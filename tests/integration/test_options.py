@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import zlib
 from pathlib import Path
 
 from harness import (
@@ -392,6 +393,11 @@ class SecretsTest(OptionsTestCase):
 # --- 3. --preview ----------------------------------------------------------------------
 
 
+# The first 64 bytes of "compressed \u2603 hello " * 20 (21 bytes each, the
+# snowman kept as the UTF-8 it is).
+PREVIEW_64 = "compressed \u2603 hello " * 3 + "c"
+
+
 class PreviewTest(OptionsTestCase):
     def test_preview_8_bytes_unmasked_and_escaped(self):
         up, proxy = self.start("--preview", "8", log_level="info")
@@ -409,22 +415,60 @@ class PreviewTest(OptionsTestCase):
         self.close_session(s, proxy)
         ctx = "\n" + proxy.describe()
         got = [
-            (e.get("dir"), e.get("frame_index"), e.get("opcode_name"), e.get("length"), e.get("payload"), e.get("truncated"))
+            (e["dir"], e["first_frame_index"], e["opcode_name"], e["frames"], e["length"], e["payload"], e["truncated"])
             for e in proxy.of_conn(s.conn, "preview")
-            if e.get("opcode_name") != "close"
         ]
         self.assertEqual(
             sorted(got),
             sorted([
-                (C2S, 0, "text", 21, "Hello, p", True),
-                (C2S, 1, "text", 10, "abcdefg\\xe2", True),
-                (C2S, 2, "binary", 4, "tiny", False),
-                (S2C, 0, "binary", 12, '\\x00\\x01\\x1b\\n"\\\\AB', True),
-                (S2C, 1, "text", 2, "ok", False),
+                (C2S, 0, "text", 1, 21, "Hello, p", True),
+                (C2S, 1, "text", 1, 10, "abcdefg\\xe2", True),
+                (C2S, 2, "binary", 1, 4, "tiny", False),
+                (S2C, 0, "binary", 1, 12, '\\x00\\x01\\x1b\\n"\\\\AB', True),
+                (S2C, 1, "text", 1, 2, "ok", False),
             ]),
             ctx,
         )
         self.assertNotIn(b"\x1b", proxy.stdout_bytes(), ctx)
+
+    def test_preview_is_per_message_across_fragments_and_control_frames(self):
+        up, proxy = self.start("--preview", "12", log_level="info")
+        s = self.session(up, proxy)
+        stream = (
+            build_frame(OP_TEXT, b"frag", fin=False, mask=K)
+            + build_frame(OP_PING, b"ping!", mask=K)
+            + build_frame(OP_CONT, b"mented ", fin=False, mask=bytes.fromhex("01020304"))
+            + build_frame(OP_CONT, b"message, longer than twelve", mask=K)
+        )
+        s.client.send(stream, "random")
+        self.assertEqual(s.server.recv_exact(len(stream)), stream)
+        self.close_session(s, proxy)
+        previews = proxy.of_conn(s.conn, "preview")
+        self.assertEqual(
+            [(e["first_frame_index"], e["frames"], e["length"], e["payload"], e["truncated"]) for e in previews],
+            [(0, 3, 38, "fragmented m", True)],
+            proxy.describe(),
+        )
+
+    def test_preview_shows_the_inflated_text_of_a_compressed_message(self):
+        up, proxy = self.start("--preview", "64", log_level="info")
+        s = self.session(up, proxy, deflate=True)
+        text = "compressed \u2603 hello " * 20
+        z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        body = z.compress(text.encode()) + z.flush(zlib.Z_SYNC_FLUSH)
+        self.assertEqual(body[-4:], b"\x00\x00\xff\xff")
+        body = body[:-4]
+        half = len(body) // 2
+        frames = build_frame(OP_TEXT, body[:half], fin=False, rsv=4) + build_frame(OP_CONT, body[half:])
+        s.server.send(frames)
+        self.assertEqual(s.client.recv_exact(len(frames)), frames)
+        self.close_session(s, proxy)
+        ctx = proxy.describe()
+        (p,) = proxy.of_conn(s.conn, "preview")
+        encoded = text.encode()
+        self.assertEqual((p["dir"], p["compressed"], p["frames"], p["length"], p["truncated"]), (S2C, True, 2, len(encoded), True), ctx)
+        self.assertEqual(p["payload"], PREVIEW_64, ctx)
+        self.assertEqual(proxy.violations(s.conn), [], ctx)
 
     def test_no_preview_by_default(self):
         up, proxy = self.start(log_level="info")
