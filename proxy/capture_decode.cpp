@@ -496,6 +496,7 @@ CaptureDecoder::CaptureDecoder(const CaptureDecodeOptions& opts, LineOut& out)
   sink_.add(*format_);
   if (opts.also) sink_.add(*opts.also);
   core_cfg_.max_message_size = opts.max_message_size;
+  core_cfg_.preview = opts.preview;
   core_cfg_.digests = opts.digests;
   closed_.resize(kClosedRemembered);
 }

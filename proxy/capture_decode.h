@@ -23,6 +23,7 @@ namespace wsi {
 struct CaptureDecodeOptions {
   bool json = false;
   uint64_t max_message_size = 0;
+  uint32_t preview = 0;  // ConnConfig::preview: content bytes shown per data message
   ReassemblyLimits limits;
   // `compare`: another sink every core event also goes to, keyed digests of
   // frames and messages, and each connection's addresses as they are known.

@@ -88,21 +88,33 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
   demo->add_option("--log-format", demo_format, "text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
 
+  // As the proxy's --preview.
+  constexpr uint32_t kMaxDecodePreview = 65536;
   DecodeOptions& dec = c.decode;
   CLI::App* decode = app.add_subcommand(
       "decode",
       "Decode one direction's WebSocket byte stream, or a whole connection, and report "
       "frames, violations and closes");
   decode->footer(
-      "Input is the raw byte stream of one direction after the handshake (--sender), or with\n"
-      "--connection a connection vector (both directions in wire order, stream ends and time\n"
-      "steps: tests/vectors/connections/README.md), reported with the events the proxy logs.\n"
+      "Input is the raw byte stream of one direction (--sender), or with --connection a\n"
+      "connection vector (both directions in wire order, stream ends and time steps:\n"
+      "tests/vectors/connections/README.md), reported with the events the proxy logs, or a\n"
+      "pcap/pcapng capture (every connection in it, told apart by its magic number).\n"
+      "One direction may start with its HTTP handshake: a request (GET ... HTTP/1.1) makes\n"
+      "the bytes after it the client's, a 101 response the server's; it is parsed, not\n"
+      "decoded as frames, and frame offsets count from its end. A 101 says whether\n"
+      "permessage-deflate was negotiated; a request only offers it, so its first\n"
+      "permessage-deflate offer is assumed accepted as offered, and that is said (a line, or\n"
+      "an \"assumed\" event). A response other than 101, a request that is not a WebSocket\n"
+      "upgrade, a handshake cut short or a --sender it contradicts is a usage error.\n"
+      "Sizes are shown as 812 B or 3.4 kB, with the exact count in parentheses from 1000 B.\n"
       "Exit status: 0 when no error-severity violation or handshake finding was found, 1 when\n"
       "one was, 2 for a usage or input error.");
   CLI::Option* sender = decode
                             ->add_option("--sender", dec.sender,
                                          "Who sent the bytes: client (frames must be masked) "
-                                         "or server (frames must not be)")
+                                         "or server (frames must not be); a leading handshake "
+                                         "says it, and must agree")
                             ->check(CLI::IsMember({"client", "server"}));
   decode
       ->add_flag("--connection", dec.connection,
@@ -110,7 +122,10 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       ->excludes(sender);
   decode->add_flag(
       "--hex", dec.hex,
-      "Input is hex text (whitespace ignored, '#' starts a comment) instead of binary");
+      "Input is hex text instead of binary, each line in any of these forms: plain hex "
+      "(whitespace ignored, '#' starts a comment), xxd (also -g1), hexdump -C (-v when lines "
+      "repeat), xxd -i or a C/JavaScript array (0x81, 0x05, ...; text up to '{' ignored) and "
+      "\\x81\\x05 escapes");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
   std::string decode_format = "text";
   decode->add_option("--log-format", decode_format, "text or json (default text)")
@@ -127,6 +142,11 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       ->add_option("--max-message-size", dec.max_message_size,
                    "Flag messages larger than this many bytes (1009); 0 disables")
       ->check(CLI::NonNegativeNumber);
+  decode
+      ->add_option("--preview", dec.preview,
+                   "Show the first N bytes of each data message's content, as the application "
+                   "gets it (unmasked, inflated, fragments joined), escaped: one line per message")
+      ->check(CLI::Range(0u, kMaxDecodePreview));
   decode->add_option("FILE", dec.input, "Input file, or - for standard input (the default)");
 
   CompareOptions& cmp = c.compare;
@@ -188,6 +208,15 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
   rules->add_option("--log-format", rules_format, "text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
   rules->add_option("RULE", c.rule_ids, "Only these rules (ids, as listed)");
+  rules
+      ->add_option("--lang", c.rules_lang,
+                   "Language of the summaries and fixes: en or pt-BR (also pt_BR, pt). Default "
+                   "for the text: from LC_ALL, LC_MESSAGES or LANG, else en; --json is in English "
+                   "unless --lang is given")
+      ->check([](const std::string& v) -> std::string {
+        if (lang_from_name(v)) return {};
+        return "unknown language '" + v + "': expected en or pt-BR (also pt_BR, pt)";
+      });
 
   CLI::App* ca = app.add_subcommand(
       "ca", "The certificate authority the forward proxy signs intercepted TLS with");
@@ -303,7 +332,7 @@ int run_command(const Command& c, std::ostream& out, std::ostream& err) {
     case Command::Kind::explain:
       return run_explain(ExplainOptions{c.codes, c.explain_json, c.explain_lang}, out, err);
     case Command::Kind::rules:
-      return run_rules(c.rules_json, c.rule_ids, out, err);
+      return run_rules(RulesOptions{c.rules_json, c.rule_ids, c.rules_lang}, out, err);
     case Command::Kind::ca_init:
       return run_ca_init(c.ca_dir, out, err);
   }

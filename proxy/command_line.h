@@ -27,6 +27,7 @@ struct Command {
   std::string explain_lang;           // explain --lang; "" from the environment
   bool rules_json = false;            // rules
   std::vector<std::string> rule_ids;  // rules: only these
+  std::string rules_lang;             // rules --lang; "" from the environment
   std::string ca_dir;                 // ca init
 };
 

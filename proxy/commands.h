@@ -25,8 +25,19 @@ int run_explain(const ExplainOptions& opts, std::ostream& out, std::ostream& err
 // The same in English, as text.
 int run_explain(const std::vector<std::string>& codes, std::ostream& out, std::ostream& err);
 
-// `wsinspect rules [--json] [RULE...]`: the rule catalogue, or the rules
-// named (2 for an unknown id, said on `err`).
+struct RulesOptions {
+  bool json = false;             // one JSON object per rule
+  std::vector<std::string> ids;  // only these rules; empty: all
+  // "en", "pt-BR", "pt_BR" or "pt"; "" detects it from LC_ALL, LC_MESSAGES,
+  // LANG for the text (JSON stays English unless a language is named).
+  std::string lang;
+};
+
+// `wsinspect rules [--json] [--lang L] [RULE...]`: the rule catalogue, or the
+// rules named, with each summary and fix in the language asked for (2 for an
+// unknown id or language, said on `err`).
+int run_rules(const RulesOptions& opts, std::ostream& out, std::ostream& err);
+// The same in English.
 int run_rules(bool json, const std::vector<std::string>& ids, std::ostream& out, std::ostream& err);
 
 struct DecodeOptions {
@@ -37,6 +48,7 @@ struct DecodeOptions {
   bool permessage_deflate = false;
   std::string permessage_deflate_params;  // "" or e.g. "client_no_context_takeover"
   uint64_t max_message_size = 0;          // 0: no limit
+  uint32_t preview = 0;                   // first content bytes of each data message shown; 0: none
   std::string input = "-";                // a path, or "-" for stdin
 };
 

@@ -363,13 +363,13 @@ std::string size_text(uint64_t b) {
 
 std::string frame_text(Direction dir, const FrameHeader& h) {
   char buf[160];
-  std::snprintf(buf, sizeof buf,
-                "%s frame #%-4" PRIu64 " @%-8" PRIu64 " %s%s%s%s %-12s %s len=%" PRIu64,
+  std::snprintf(buf, sizeof buf, "%s frame #%-4" PRIu64 " @%-8" PRIu64 " %s%s%s%s %-12s %s len=",
                 direction_arrow(dir).data(), h.index, h.offset, h.fin ? "FIN" : "no-FIN",
                 (h.rsv & rsv::rsv1) ? " RSV1" : "", (h.rsv & rsv::rsv2) ? " RSV2" : "",
                 (h.rsv & rsv::rsv3) ? " RSV3" : "", opcode::name(h.opcode).data(),
-                h.masked ? "masked" : "unmasked", h.length);
-  return buf;
+                h.masked ? "masked" : "unmasked");
+  // From 1000 bytes on, the exact count too: offsets are counted in bytes.
+  return buf + size_text(h.length) + (h.length >= 1000 ? " (" + u64(h.length) + ")" : "");
 }
 
 std::string violation_text(const Violation& v) {
@@ -402,9 +402,10 @@ std::string close_text(const CloseFrame& c) {
 
 std::string message_text(const MessageInfo& m) {
   return std::string(direction_arrow(m.dir)) + " message from frame #" + u64(m.first_frame_index) +
-         ": " + std::string(opcode::name(m.opcode)) + ", " + u64(m.size) + " bytes in " +
-         u64(m.frames) + (m.frames == 1 ? " frame" : " frames") +
-         (m.compressed ? ", compressed (" + u64(m.inflated_size) + " bytes inflated)" : "");
+         ": " + std::string(opcode::name(m.opcode)) + ", " + size_text(m.size) +
+         (m.size >= 1000 ? " (" + u64(m.size) + ")" : "") + " in " + u64(m.frames) +
+         (m.frames == 1 ? " frame" : " frames") +
+         (m.compressed ? ", compressed (" + size_text(m.inflated_size) + " inflated)" : "");
 }
 
 std::string preview_text(const MessageInfo& m, std::string_view kept, bool truncated) {
@@ -418,9 +419,15 @@ std::string preview_text(const MessageInfo& m, std::string_view kept, bool trunc
 }
 
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated) {
-  std::string out = std::string(direction_arrow(dir)) + " summary: " + u64(s.bytes) + " bytes, " +
-                    u64(s.frames) + " frames, " + u64(s.messages) + " messages, " + u64(s.closes) +
-                    " close frames, " + u64(s.errors) + " errors, " + u64(s.warnings) + " warnings";
+  const auto count = [](uint64_t n, const char* one, const char* many) {
+    return u64(n) + " " + (n == 1 ? one : many);
+  };
+  std::string out =
+      std::string(direction_arrow(dir)) + " summary: " + size_text(s.bytes) +
+      (s.bytes >= 1000 ? " (" + u64(s.bytes) + ")" : "") + ", " +
+      count(s.frames, "frame", "frames") + ", " + count(s.messages, "message", "messages") + ", " +
+      count(s.closes, "close frame", "close frames") + ", " + count(s.errors, "error", "errors") +
+      ", " + count(s.warnings, "warning", "warnings");
   if (s.suppressed) out += " (" + u64(s.suppressed) + " reports suppressed)";
   if (truncated) out += ", stream ended mid-frame";
   for (size_t i = 0; i < kRuleCount; ++i)
