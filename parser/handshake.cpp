@@ -525,6 +525,8 @@ HandshakeRequest analyze_request(const HttpHead& head, std::vector<Finding>& fin
   req.complete = true;
   req.method = head.method;
   req.path = log_path(head.target);
+  if (const size_t q = head.target.find_first_of("?#"); q != std::string::npos)
+    req.query = head.target.substr(q);
   req.http_major = head.http_major;
   req.http_minor = head.http_minor;
   req.head_end = head.end_offset;

@@ -79,7 +79,8 @@ struct HandshakeRequest {
   bool is_websocket_upgrade = false;  // Upgrade lists the token "websocket"
   bool attempts_websocket = false;    // that, or a Sec-WebSocket-* header: findings apply
   std::string method;
-  std::string path;  // request-target without query, fragment or userinfo
+  std::string path;   // request-target without query, fragment or userinfo
+  std::string query;  // "?..." and "#..." of the request-target: logged only with --show-secrets
   std::string host;
   uint8_t http_major = 0;
   uint8_t http_minor = 0;

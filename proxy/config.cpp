@@ -882,7 +882,7 @@ constexpr Setting kSettings[] = {
      .flag = "--show-secrets",
      .value = BoolValue{&ProxyConfig::log_secrets},
      .help = "Log credentials in clear (Authorization, Cookie, Sec-WebSocket-Key, API keys, "
-             "bearer subprotocols, token parameters of URLs)",
+             "bearer subprotocols, the query string and token parameters of URLs)",
      .rule = "hide them",
      .default_note = "hidden"},
     {.key = "log.redact_headers",

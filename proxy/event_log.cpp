@@ -150,14 +150,15 @@ EventLog::EventLog(const ProxyConfig& cfg)
     file_sink_ = std::make_shared<FileLogSink>();
     sink = file_sink_;
   } else {
-    auto color = std::make_shared<spdlog::sinks::stdout_color_sink_st>();
-    const bool colored =
-        !json_ && (cfg.color == ColorMode::always ||
-                   (cfg.color == ColorMode::auto_ && tty && !no_color_requested()));
-    color->set_color_mode(colored ? spdlog::color_mode::always : spdlog::color_mode::never);
-    sink = color;
+    // The text sink colours what means something (problems, directions);
+    // spdlog's colour by level would paint every healthy line green.
+    auto out = std::make_shared<spdlog::sinks::stdout_color_sink_st>();
+    out->set_color_mode(spdlog::color_mode::never);
+    colored_ = !json_ && (cfg.color == ColorMode::always ||
+                          (cfg.color == ColorMode::auto_ && tty && !no_color_requested()));
+    sink = out;
   }
-  sink->set_pattern(json_ ? "%v" : "%^%v%$");
+  sink->set_pattern("%v");
   logger_ = std::make_shared<spdlog::logger>("wsinspect", sink);
   // The level is applied by admit(); lines of class `always` pass below it.
   logger_->set_level(spdlog::level::trace);

@@ -45,6 +45,9 @@ class EventLog final : public LineOut {
   // Refilled from the loop's clock by the proxy's flush timer.
   LogBudget& budget() { return budget_; }
   bool json() const { return json_; }
+  // Text to a terminal (or --color always), NO_COLOR unset: the text sink
+  // colours problems and directions.
+  bool colored() const { return colored_; }
   // Writes out buffered lines. The proxy calls it on a short timer.
   void flush();
   static constexpr uint64_t kFlushIntervalMs = 20;
@@ -63,6 +66,7 @@ class EventLog final : public LineOut {
   std::string path_;
   EventLevel min_level_;
   bool json_;
+  bool colored_ = false;
   LogBudget budget_;
 };
 

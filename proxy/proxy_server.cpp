@@ -78,6 +78,7 @@ void Server::report_log_dropped(bool final) {
 void Server::make_format_sink() {
   ReportOptions opts;
   opts.show_secrets = cfg_.log_secrets;
+  opts.color = log_.colored();
   opts.log_digests = cfg_.log_digests;
   opts.explain = cfg_.explain;
   opts.lang =

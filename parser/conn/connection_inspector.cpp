@@ -338,7 +338,7 @@ void ConnectionInspector::on_response_head(const HttpHead& head) {
       return;
     }
   } else if (cfg_.inspect) {
-    sink_.on_http(ctx(), {req.method, req.request.path, head.status});
+    sink_.on_http(ctx(), {req.method, req.request.path, head.status, req.request.query});
   }
   if (awaiting_upgrade_ && head.status != 101) {
     // The upgrade was refused: the client's stream goes on as HTTP.
@@ -515,7 +515,7 @@ void ConnectionInspector::finish(EndCause cause, uint64_t now_ms) {
       ++unanswered_unreported_;  // up to max_pending_requests of them
     } else {
       ++unanswered_events_;
-      sink_.on_http(ctx(), {req.method, req.request.path, 0});
+      sink_.on_http(ctx(), {req.method, req.request.path, 0, req.request.query});
     }
   }
   requests_.reset();

@@ -80,6 +80,7 @@ struct HttpExchangeEvent {
   std::string_view method;
   std::string_view path;
   uint16_t status;
+  std::string_view query = {};  // see HandshakeRequest::query
 };
 
 // The violation a close is linked to.

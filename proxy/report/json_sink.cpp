@@ -73,10 +73,9 @@ class JsonSink final : public ReportSink {
     emit(level_of(e), c.conn, [&](JsonWriter& w) {
       const HandshakeRequest& r = e.request;
       const Negotiated* n = e.negotiated;
-      w.field("event", "handshake")
-          .field("path", escape_text(shown_path(r.path)))
-          .field("host", escape_text(r.host))
-          .key("subprotocols_offered");
+      w.field("event", "handshake").field("path", escape_text(shown_path(r.path)));
+      if (opts_.show_secrets && !r.query.empty()) w.field("query", escape_text(r.query));
+      w.field("host", escape_text(r.host)).key("subprotocols_offered");
       string_array(w, opts_.show_secrets ? r.offered_subprotocols
                                          : redact_subprotocols(r.offered_subprotocols));
       w.field("extensions_offered", escape_text(r.extensions_header))
@@ -109,8 +108,9 @@ class JsonSink final : public ReportSink {
     emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, [&](JsonWriter& w) {
       w.field("event", "http")
           .field("method", escape_text(e.method))
-          .field("path", escape_text(shown_path(e.path)))
-          .field("status", e.status);
+          .field("path", escape_text(shown_path(e.path)));
+      if (opts_.show_secrets && !e.query.empty()) w.field("query", escape_text(e.query));
+      w.field("status", e.status);
     });
   }
 

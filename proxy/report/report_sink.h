@@ -179,7 +179,10 @@ struct ReportOptions {
   std::string only_client;
   std::vector<std::string> only_rules;
   bool show_secrets = false;  // Authorization, Cookie, Sec-WebSocket-Key in clear
-  bool log_digests = false;   // frame_digest and message_digest lines, key_digest
+  // The text log: warnings in yellow, errors in red, each direction in its
+  // own colour (ANSI escapes; only ever ours, peers' bytes stay escaped).
+  bool color = false;
+  bool log_digests = false;  // frame_digest and message_digest lines, key_digest
   // For the text of end causes.
   uint64_t idle_timeout_ms = 0;
   uint64_t handshake_timeout_ms = 0;

@@ -105,7 +105,7 @@ class TextSink final : public ReportSink {
       const HandshakeRequest& r = e.request;
       const Negotiated* n = e.negotiated;
       const uint16_t status = e.response ? e.response->status : 0;
-      std::string text = "handshake " + escape_text(r.method) + " " + shown_path(r.path) +
+      std::string text = "handshake " + escape_text(r.method) + " " + shown_path(r.path, r.query) +
                          " host=" + escape_text(r.host) + " -> " +
                          (status ? std::to_string(status) : std::string("no response"));
       text += n && n->websocket ? " (upgraded)" : " (not upgraded)";
@@ -147,7 +147,7 @@ class TextSink final : public ReportSink {
     if (k.path.empty()) k.path = e.path;
     if (!e.status) problem(k, "no response");
     emit(e.status ? EventLevel::info : EventLevel::warn, c.conn, Kind::http, [&] {
-      return "http " + escape_text(e.method) + " " + shown_path(e.path) + " -> " +
+      return "http " + escape_text(e.method) + " " + shown_path(e.path, e.query) + " -> " +
              (e.status ? std::to_string(e.status) : std::string("no response"));
     });
   }
@@ -571,7 +571,7 @@ class TextSink final : public ReportSink {
       if ((opts_.only_problems || !only_rules_.empty()) && !wanted) {
         if (kind == Kind::handshake || kind == Kind::http) {
           k.held_level = level;
-          k.held = stamped(id, build());
+          k.held = stamped(level, id, build());
         }
         return;
       }
@@ -581,10 +581,14 @@ class TextSink final : public ReportSink {
       }
     }
     if (!out_.admit(level, cls)) return;
-    out_.write(level, stamped(id, build()));
+    out_.write(level, stamped(level, id, build()));
   }
 
-  std::string stamped(uint64_t conn, const std::string& text) const {
+  std::string stamped(EventLevel level, uint64_t conn, const std::string& text) const {
+    if (opts_.color) return colored(level, plain_stamped(conn, text));
+    return plain_stamped(conn, text);
+  }
+  std::string plain_stamped(uint64_t conn, const std::string& text) const {
     if (!opts_.stamped) return text;
     const std::string ts = timestamp_now();
     char prefix[64];
@@ -596,9 +600,38 @@ class TextSink final : public ReportSink {
     return prefix + text;
   }
 
-  // The path, escaped, with credential path parameters redacted.
-  std::string shown_path(std::string_view path) const {
-    return escape_text(opts_.show_secrets ? std::string(path) : redact_url(path));
+  // The line in colour: problems in the colour of their level, the
+  // directions in two others. Only the arrows this sink writes are coloured
+  // (a peer's text is escaped and cannot bring escapes of its own).
+  static std::string colored(EventLevel level, const std::string& line) {
+    const std::string_view base = level == EventLevel::error  ? "\033[1;31m"
+                                  : level == EventLevel::warn ? "\033[1;33m"
+                                                              : "";
+    std::string out(base);
+    for (size_t at = 0;;) {
+      const size_t c2s = line.find("c->s", at), s2c = line.find("s->c", at);
+      const size_t next = std::min(c2s, s2c);
+      if (next == std::string::npos) {
+        out.append(line, at);
+        break;
+      }
+      out.append(line, at, next - at)
+          .append(next == c2s ? "\033[36m" : "\033[35m")
+          .append(line, next, 4)
+          .append("\033[0m")
+          .append(base);
+      at = next + 4;
+    }
+    if (!base.empty()) out += "\033[0m";
+    return out;
+  }
+
+  // The path, escaped, with credential path parameters redacted; the query
+  // string (and fragment) in clear only with --show-secrets: tokens and
+  // session ids travel there under any name.
+  std::string shown_path(std::string_view path, std::string_view query = {}) const {
+    if (opts_.show_secrets) return escape_text(std::string(path) + std::string(query));
+    return escape_text(redact_url(path)) + (query.empty() ? "" : "?[query hidden]");
   }
 
   LineOut& out_;

@@ -150,17 +150,20 @@ class RedactionTest(unittest.TestCase):
             self.assertIn(f"{secret}-SECRET".encode(), out, secret + ctx)
         hs = next(e for e in events if e.get("event") == "handshake")
         self.assertEqual(hs["subprotocol"], K8S + "K8S-SECRET")
-        # The query string is never logged, with or without --show-secrets.
-        self.assertNotIn(b"QUERY-SECRET", out, ctx)
-        self.assertNotIn(b"PLAINQ-SECRET", out, ctx)
+        # The query string, only with --show-secrets, beside the path.
+        self.assertEqual(hs["query"], "?token=QUERY-SECRET&x=1", ctx)
+        http = next(e for e in events if e.get("event") == "http")
+        self.assertEqual((http["path"], http["query"]), ("/page;JSESSIONID=PLAIN-SECRET", "?api_key=PLAINQ-SECRET"), ctx)
 
-    def test_every_bypass_is_redacted_in_the_text_log(self):
+    def text_run(self, *args) -> bytes:
+        """The exchange through a proxy writing its text log (debug level) to
+        a file; returns the log."""
         with tempfile.TemporaryDirectory() as d:
             log = Path(d) / "proxy.log"
             port = free_port()
             argv = [str(BINARY), "proxy", "--listen", f"{HOST}:{port}", "--upstream", self.up.address]
             argv += ["--log-format", "text", "--log-level", "debug", "--log-file", str(log)]
-            argv += ["--redact-header", "X-Custom-Credential"]
+            argv += ["--redact-header", "X-Custom-Credential", *args]
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
                 deadline = time.monotonic() + TIMEOUT
@@ -181,14 +184,24 @@ class RedactionTest(unittest.TestCase):
                 if proc.poll() is None:
                     proc.kill()
                     proc.communicate()
-            text = log.read_bytes()
-            self.assertNotIn(b"SECRET", text, text.decode("utf-8", "replace"))
-            self.assertIn(b"handshake GET /chat;jsessionid=[redacted] ", text)
-            # Offered and selected, both redacted.
-            self.assertIn(b"subprotocols offered [" + K8S.encode() + b"[redacted], base64.channel.k8s.io]", text)
-            self.assertIn(b"selected " + K8S.encode() + b"[redacted]", text)
-            self.assertIn(b"http GET /page;JSESSIONID=[redacted] -> 204", text)
-            self.assertIn(b"request-header-name-whitespace (RFC 9112 \xc2\xa75.1)", text)
+            return log.read_bytes()
+
+    def test_every_bypass_is_redacted_in_the_text_log(self):
+        text = self.text_run()
+        self.assertNotIn(b"SECRET", text, text.decode("utf-8", "replace"))
+        # The query string is hidden whole: tokens travel there under any name.
+        self.assertIn(b"handshake GET /chat;jsessionid=[redacted]?[query hidden] ", text)
+        # Offered and selected, both redacted.
+        self.assertIn(b"subprotocols offered [" + K8S.encode() + b"[redacted], base64.channel.k8s.io]", text)
+        self.assertIn(b"selected " + K8S.encode() + b"[redacted]", text)
+        self.assertIn(b"http GET /page;JSESSIONID=[redacted]?[query hidden] -> 204", text)
+        self.assertIn(b"request-header-name-whitespace (RFC 9112 \xc2\xa75.1)", text)
+
+    def test_show_secrets_shows_the_query_string_in_the_text_log(self):
+        text = self.text_run("--show-secrets")
+        self.assertIn(b"handshake GET /chat;jsessionid=JSESSION-SECRET?token=QUERY-SECRET&x=1 ", text)
+        self.assertIn(b"http GET /page;JSESSIONID=PLAIN-SECRET?api_key=PLAINQ-SECRET -> 204", text)
+        self.assertNotIn(b"[query hidden]", text)
 
     def test_a_bad_redact_header_name_is_a_bad_setting(self):
         r = subprocess.run(

@@ -1,5 +1,6 @@
 """The text log a person reads: 50 Node `ws` clients through the proxy in
-front of its echo server, 20 messages each, 5 of them terminated abruptly.
+front of its echo server, 20 messages each, 5 of them terminated abruptly;
+and, with raw clients, the colours, previews and query string of its lines.
 
 At the default level each connection takes a few lines and each explanation
 appears once; at warn only the listening line, the 5 abnormal connections
@@ -8,12 +9,28 @@ and the totals remain; the filters keep what they promise.
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
+import zlib
 from pathlib import Path
 
-from harness import BINARY, HOST, TIMEOUT, JsonLineProcess, check_budget, require_proxy
+from harness import (
+    BINARY,
+    HOST,
+    OP_CLOSE,
+    OP_TEXT,
+    TIMEOUT,
+    JsonLineProcess,
+    RawClient,
+    build_frame,
+    check_budget,
+    close_payload,
+    parse_frames,
+    require_proxy,
+)
 from intermediaries import require_peers
 
 CLIENTS = 50
@@ -156,3 +173,101 @@ class TextLogTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TextLineDetailsTest(unittest.TestCase):
+    """Colour, message previews and the query string on the text log's lines,
+    with raw clients in front of the built-in echo server (which compresses
+    its replies when permessage-deflate is offered)."""
+
+    TEXT = "preview me, " * 10
+
+    def setUp(self):
+        require_proxy(self)
+        check_budget(self)
+
+    def run_proxy(self, *args, env_extra=None) -> str:
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        env.update(env_extra or {})
+        argv = [BINARY, "proxy", "-l", f"{HOST}:0", "-u", "builtin:echo", "--log-format", "text", *args]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        first = proc.stdout.readline().decode("utf-8", "replace")
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
+        self.assertIsNotNone(m, first)
+        port = int(m.group(1))
+        self.good_exchange(port)
+        self.bad_exchange(port)
+        time.sleep(0.2)  # the connections' last lines are written before the signal
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        return first + out.decode("utf-8", "replace")
+
+    def good_exchange(self, port: int) -> None:
+        """A compressed text message echoed back compressed, then a clean close."""
+        c, head = RawClient.websocket(HOST, port, path="/room?token=T0P-SECRET", deflate=True)
+        self.addCleanup(c.close)
+        self.assertIn("permessage-deflate", head.get("sec-websocket-extensions") or "")
+        z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        body = z.compress(self.TEXT.encode()) + z.flush(zlib.Z_SYNC_FLUSH)
+        c.send(build_frame(OP_TEXT, body[:-4], rsv=4, mask=os.urandom(4)))
+        frames = []
+        buf = b""
+        while not frames:
+            buf += c.recv_exact(1)
+            frames, _ = parse_frames(buf)
+        self.assertEqual(frames[0].opcode, OP_TEXT)
+        c.send(build_frame(OP_CLOSE, close_payload(1000), mask=os.urandom(4)))
+        while not any(f.opcode == OP_CLOSE for f in frames):
+            buf += c.recv_exact(1)
+            frames, _ = parse_frames(buf)
+        c.close()
+
+    def bad_exchange(self, port: int) -> None:
+        """An unmasked client frame: an error line."""
+        c, _ = RawClient.websocket(HOST, port, path="/bad")
+        self.addCleanup(c.close)
+        c.send(build_frame(OP_TEXT, b"not masked"))
+        time.sleep(0.1)
+        c.close()
+
+    def preview_lines(self, log: str) -> list:
+        """The previews of the first connection's messages."""
+        return [l for l in log.splitlines() if " #1 " in l and "message from frame #0: text" in l]
+
+    def test_colour_marks_directions_and_problems(self):
+        log = self.run_proxy("--color", "always", "--preview", "11", env_extra={"NO_COLOR": "1"})
+        inflated = f"{len(self.TEXT)} B inflated from"
+        c2s = [l for l in self.preview_lines(log) if "\x1b[36mc->s\x1b[0m message" in l]
+        s2c = [l for l in self.preview_lines(log) if "\x1b[35ms->c\x1b[0m message" in l]
+        self.assertEqual(len(c2s), 1, log)
+        self.assertEqual(len(s2c), 1, log)
+        for line in c2s + s2c:
+            self.assertIn(inflated, line)
+            self.assertTrue(line.endswith(': "preview me,"...'), repr(line))
+        # The violation's line is red from its start, the healthy ones have no colour of their own.
+        bad = [l for l in log.splitlines() if " error unmasked-client-frame at offset 0" in l]
+        self.assertEqual(len(bad), 1, log)
+        self.assertTrue(bad[0].startswith("\x1b[1;31m"), repr(bad[0]))
+        self.assertIn("\x1b[36mc->s\x1b[0m\x1b[1;31m", bad[0])
+        self.assertFalse(c2s[0].startswith("\x1b["), repr(c2s[0]))
+        # No escape sequence but the colours: \x1b is always followed by one of them.
+        for seq in re.findall("\x1b[^m]*m", log):
+            self.assertIn(seq, {"\x1b[36m", "\x1b[35m", "\x1b[0m", "\x1b[1;31m", "\x1b[1;33m"})
+
+    def test_no_colour_when_not_a_terminal_and_the_query_hidden(self):
+        log = self.run_proxy("--preview", "200")
+        self.assertNotIn("\x1b", log)
+        self.assertIn(" handshake GET /room?[query hidden] ", log)
+        self.assertNotIn("T0P-SECRET", log)
+        lines = self.preview_lines(log)
+        self.assertEqual(len(lines), 2, log)
+        for line in lines:
+            self.assertTrue(line.endswith(f': "{self.TEXT}"'), repr(line))
+
+    def test_show_secrets_shows_the_query(self):
+        log = self.run_proxy("--show-secrets")
+        self.assertIn(" handshake GET /room?token=T0P-SECRET ", log)
+        self.assertEqual(self.preview_lines(log), [], log)
