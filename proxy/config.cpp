@@ -836,7 +836,8 @@ constexpr Setting kSettings[] = {
     {.key = "log.color",
      .flag = "--color",
      .value = ChoiceValue<ColorMode>{&ProxyConfig::color, kColorModes},
-     .help = "Colour in text output: warnings and errors stand out",
+     .help = "Colour in the text log: errors red, warnings yellow, c->s and s->c each in its own "
+             "colour; always wins over NO_COLOR",
      .default_note = "only on a terminal, and not when NO_COLOR is set"},
     {.key = "log.explain",
      .flag = "--explain",
