@@ -136,7 +136,8 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       ->add_flag("--permessage-deflate", dec.permessage_deflate_params,
                  "Treat permessage-deflate as negotiated: RSV1 marks a compressed message, which "
                  "is inflated and checked; --permessage-deflate=PARAMS gives the accepted "
-                 "parameters, e.g. 'server_no_context_takeover;server_max_window_bits=10'")
+                 "parameters, e.g. 'server_no_context_takeover;server_max_window_bits=10'; it "
+                 "overrides a leading handshake, and that is said")
       ->type_name("[=PARAMS]");
   decode
       ->add_option("--max-message-size", dec.max_message_size,
@@ -145,7 +146,9 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
   decode
       ->add_option("--preview", dec.preview,
                    "Show the first N bytes of each data message's content, as the application "
-                   "gets it (unmasked, inflated, fragments joined), escaped: one line per message")
+                   "gets it (unmasked, inflated, fragments joined), escaped: one line per message, "
+                   "for one direction, --connection and captures alike; at most 65536, as the "
+                   "proxy's")
       ->check(CLI::Range(0u, kMaxDecodePreview));
   decode->add_option("FILE", dec.input, "Input file, or - for standard input (the default)");
 

@@ -319,6 +319,57 @@ class Preview(unittest.TestCase):
         self.assertEqual(rc, 0, err)
 
 
+class PreviewOfWholeConnections(unittest.TestCase):
+    """--preview reaches the connection core (ConnConfig::preview) for
+    --connection and for captures: one preview per message, after it."""
+
+    def steps(self):
+        req = request_with("permessage-deflate")
+        resp = response_101(KEY, "permessage-deflate")
+        (c1,) = compress_messages(b"first compressed")
+        (c2,) = compress_messages(b"server's own")  # each direction has its compressor
+        frames = build_frame(OP_TEXT, c1, rsv=4, mask=MASK) + build_frame(OP_TEXT, b"frag", fin=False, mask=MASK) + build_frame(OP_CONT, b"ments", mask=MASK)
+        return [
+            ("client", "data", req),
+            ("server", "data", resp),
+            ("client", "data", frames),
+            ("server", "data", build_frame(OP_TEXT, c2, rsv=4)),
+            ("client", "fin", None),
+            ("server", "fin", None),
+        ]
+
+    def previews(self, evs):
+        return [(e["dir"], e["payload"], e["frames"], e["compressed"]) for e in evs if e["event"] == "preview"]
+
+    def test_connection_vector(self):
+        lines = []
+        for who, kind, data in self.steps():
+            lines.append(f"{who} hex: {data.hex()}" if kind == "data" else f"{who} fin")
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "v.txt"
+            path.write_text("\n".join(lines) + "\n")
+            rc, evs, err = events("--connection", "--preview", "64", str(path))
+            self.assertEqual(rc, 0, err)
+            rc2, out, _ = decode("--connection", "--preview", "64", str(path))
+        want = [("client_to_server", "first compressed", 1, True), ("client_to_server", "fragments", 2, False), ("server_to_client", "server's own", 1, True)]
+        self.assertEqual(self.previews(evs), want)
+        self.assertIn('c->s message from frame #1: text, 9 B: "fragments"', out.splitlines())
+
+    def test_capture(self):
+        from test_decode_pcap import Conversation, write_pcap
+
+        conv = Conversation().steps(self.steps())
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "c.pcap"
+            write_pcap(path, conv.link, conv.packets)
+            rc, evs, err = events("--preview", "6", str(path))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(
+            [(e["dir"], e["payload"], e["truncated"]) for e in evs if e["event"] == "preview"],
+            [("client_to_server", "first ", True), ("client_to_server", "fragme", True), ("server_to_client", "server", True)],
+        )
+
+
 class Sizes(unittest.TestCase):
     def test_units_and_exact_counts(self):
         data = build_frame(OP_BINARY, bytes(1234), mask=MASK) + build_frame(OP_TEXT, b"ok", mask=MASK)
