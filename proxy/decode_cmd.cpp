@@ -250,7 +250,10 @@ class OneDirection {
     if (phase_ == Phase::handshake) {
       err_ << "wsinspect decode: " << escape_text(opts_.input) << " ends inside the HTTP "
            << (http_->mode() == HttpMode::request ? "request" : "response") << " it starts with ("
-           << http_->offset() << " bytes, the empty line that ends its head is missing)\n";
+           << http_->offset() << " bytes, "
+           << (final_head_ ? "its body is cut short"
+                           : "the empty line that ends its head is missing")
+           << ")\n";
       return 2;
     }
     const bool truncated = [&] {

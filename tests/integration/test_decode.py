@@ -248,6 +248,13 @@ class LeadingHandshake(unittest.TestCase):
         rc, out, _ = decode(data=data)
         self.assertTrue(out.splitlines()[0].endswith("; no permessage-deflate"), out)
 
+    def test_interim_response_before_the_101(self):
+        resp = b"HTTP/1.1 100 Continue\r\n\r\n" + response_101(KEY)
+        rc, evs, err = events(data=resp + build_frame(OP_TEXT, b"hi"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual((evs[0]["start_line"], evs[0]["length"]), ("HTTP/1.1 101 Switching Protocols", len(resp)))
+        self.assertEqual([(e["event"], e.get("offset")) for e in evs[1:3]], [("frame", 0), ("message", None)])
+
     def test_handshake_in_hex(self):
         data = request_with(None) + build_frame(OP_TEXT, b"hi", mask=MASK)
         rc, evs, err = events("--hex", data=data.hex().encode() + b"\n")
