@@ -88,8 +88,6 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
   demo->add_option("--log-format", demo_format, "text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
 
-  // As the proxy's --preview.
-  constexpr uint32_t kMaxDecodePreview = 65536;
   DecodeOptions& dec = c.decode;
   CLI::App* decode = app.add_subcommand(
       "decode",
@@ -149,7 +147,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
                    "gets it (unmasked, inflated, fragments joined), escaped: one line per message, "
                    "for one direction, --connection and captures alike; at most 65536, as the "
                    "proxy's")
-      ->check(CLI::Range(0u, kMaxDecodePreview));
+      ->check(CLI::Range(0u, ProxyConfig::kMaxPreview));
   decode->add_option("FILE", dec.input, "Input file, or - for standard input (the default)");
 
   CompareOptions& cmp = c.compare;

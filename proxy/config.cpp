@@ -29,7 +29,6 @@
 namespace wsi {
 namespace {
 
-constexpr uint32_t kMaxPreview = 65536;
 constexpr uint32_t kMaxLogRate = 10'000'000;
 constexpr uint64_t kMinHighWatermark = 1024;
 constexpr std::string_view kBuiltinEcho = "builtin:echo";
@@ -875,7 +874,9 @@ constexpr Setting kSettings[] = {
      .default_note = "every rule"},
     {.key = "log.preview",
      .flag = "--preview",
-     .value = CountValue{.field = &ProxyConfig::preview, .max = kMaxPreview, .unit = "bytes"},
+     .value =
+         CountValue{
+             .field = &ProxyConfig::preview, .max = ProxyConfig::kMaxPreview, .unit = "bytes"},
      .help = "Show the first N bytes of each data message as the application gets it (unmasked, "
              "inflated when compressed, escaped), one line per message",
      .default_note = "none"},

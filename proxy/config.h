@@ -35,7 +35,8 @@ struct ProxyConfig {
   std::string log_file;                 // empty: standard output
   LogLevel log_level = LogLevel::info;  // debug adds one event per frame
   ColorMode color = ColorMode::auto_;
-  uint32_t preview = 0;      // bytes of each data message shown (unmasked, inflated, escaped)
+  uint32_t preview = 0;  // bytes of each data message shown (unmasked, inflated, escaped)
+  static constexpr uint32_t kMaxPreview = 65536;  // for --preview of proxy and decode
   bool log_secrets = false;  // show Authorization, Cookie and Sec-WebSocket-Key values
   std::vector<std::string> redact_headers;  // more header names logged as [redacted]
   // The text log: explanations the first time only, every time, or never;
