@@ -203,7 +203,7 @@ HexResult read_hex(std::string_view text, size_t cut) {
   HexResult r{};
   wsi::HexReader hex;
   r.ok = hex.feed(text.data(), cut, r.bytes) &&
-         hex.feed(text.data() + cut, text.size() - cut, r.bytes);
+         hex.feed(text.data() + cut, text.size() - cut, r.bytes) && hex.finish(r.bytes);
   r.odd = hex.odd();
   r.line = hex.line();
   r.bad = hex.bad();

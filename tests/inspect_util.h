@@ -55,7 +55,7 @@ inline FrameVector load_frame_vector(const std::filesystem::path& path) {
     if (auto s = value("close"); !s.empty()) v.closes.push_back(s);
   }
   HexReader hex;
-  if (!hex.feed(text.data(), text.size(), v.bytes) || hex.odd())
+  if (!hex.feed(text.data(), text.size(), v.bytes) || !hex.finish(v.bytes) || hex.odd())
     throw std::runtime_error("bad hex in " + path.string());
   return v;
 }
