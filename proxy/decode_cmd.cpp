@@ -433,10 +433,14 @@ class OneDirection {
               .field("why", why);
         },
         [&] {
+          // An offer's bare client_max_window_bits is a hint, not a parameter to accept.
+          const bool hint_dropped = !opts_.permessage_deflate && offered != used;
           return std::string(direction_arrow(dir)) + " assumed: permessage-deflate" +
                  (used.empty() ? " with no parameters" : " with " + escape_text(used)) + ", as " +
-                 (opts_.permessage_deflate ? "given by --permessage-deflate" : "offered") + ": " +
-                 why;
+                 (opts_.permessage_deflate ? "given by --permessage-deflate"
+                  : hint_dropped ? "offered (client_max_window_bits without a value is only a hint)"
+                                 : "offered") +
+                 ": " + why;
         });
     return true;
   }

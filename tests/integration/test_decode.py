@@ -168,8 +168,9 @@ class LeadingHandshake(unittest.TestCase):
         )
         self.assertEqual(
             lines[1],
-            "c->s assumed: permessage-deflate with no parameters, as offered: the input holds the client's request "
-            "only, not the server's answer: the first permessage-deflate offer is taken as accepted as offered",
+            "c->s assumed: permessage-deflate with no parameters, as offered (client_max_window_bits without a "
+            "value is only a hint): the input holds the client's request only, not the server's answer: the first "
+            "permessage-deflate offer is taken as accepted as offered",
         )
         self.assertTrue(lines[2].startswith("c->s frame #0    @0        FIN RSV1 text         masked len="), lines[2])
         self.assertNotIn("c->s error", out)  # no violation
