@@ -208,7 +208,9 @@ void StreamInspector::check_length_encoding(const FrameHeader& h) {
 void StreamInspector::on_frame_payload(const FrameHeader& h, const uint8_t* data, size_t n,
                                        uint64_t at) {
   if (cfg_.want_payload) sink_.on_payload(dir_, h, data, n, at);
-  if (cfg_.want_message_data && frame_in_message_ && !msg_inflate_)
+  // A compressed message's content is what inflates: nothing of it when
+  // inflation failed or could not start (a broken shared window).
+  if (cfg_.want_message_data && frame_in_message_ && !msg_compressed_)
     for_each_unmasked_block(h, data, n, at, [&](const uint8_t* block, size_t len, size_t) {
       sink_.on_message_data(dir_, block, len);
       return true;
@@ -326,8 +328,9 @@ void StreamInspector::end_message(const FrameHeader& h) {
     report(Rule::invalid_utf8_text, utf8_pending_offset_, &h,
            "the text message ends inside a code point (%u of its bytes present)", utf8_.pending());
   stats_.messages++;
+  const bool incomplete = msg_compressed_ && (!msg_inflate_ || msg_too_big_);
   sink_.on_message(MessageInfo{dir_, msg_opcode_, msg_size_, inflated, msg_frames_,
-                               msg_first_frame_, msg_compressed_});
+                               msg_first_frame_, msg_compressed_, incomplete});
   in_message_ = false;
   msg_check_utf8_ = false;
   msg_inflate_ = false;

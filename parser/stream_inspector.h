@@ -55,6 +55,10 @@ struct MessageInfo {
   uint64_t frames;
   uint64_t first_frame_index;
   bool compressed;  // RSV1 on its first frame, deflate negotiated
+  // Compressed, and not wholly inflated: inflation failed, could not start
+  // (an earlier message broke the shared window) or stopped at
+  // max_message_size; the content seen is cut short.
+  bool incomplete = false;
 };
 
 class InspectorSink {

@@ -317,16 +317,23 @@ void message_json(JsonWriter& w, const MessageInfo& m) {
       .field("compressed", m.compressed);
 }
 
+// The length of a message's content as the application gets it.
+static uint64_t content_length(const MessageInfo& m) {
+  return m.compressed ? m.inflated_size : m.size;
+}
+
 void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bool truncated) {
+  truncated = truncated || kept.size() < content_length(m) || m.incomplete;
   w.field("event", "preview")
       .field("dir", direction_name(m.dir))
       .field("first_frame_index", m.first_frame_index)
       .field("opcode_name", opcode::name(m.opcode))
       .field("frames", m.frames)
       .field("compressed", m.compressed)
-      .field("length", m.compressed ? m.inflated_size : m.size)
+      .field("length", content_length(m))
       .field("payload", escape_text(kept))
-      .field("truncated", truncated);
+      .field("truncated", truncated)
+      .field("incomplete", m.incomplete);
 }
 
 void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated) {
@@ -411,10 +418,11 @@ std::string message_text(const MessageInfo& m) {
 std::string preview_text(const MessageInfo& m, std::string_view kept, bool truncated) {
   std::string out = std::string(direction_arrow(m.dir)) + " message from frame #" +
                     u64(m.first_frame_index) + ": " + std::string(opcode::name(m.opcode)) + ", " +
-                    size_text(m.compressed ? m.inflated_size : m.size);
+                    size_text(content_length(m));
   if (m.compressed) out += " inflated from " + size_text(m.size);
+  if (m.incomplete) out += " (inflation stopped: the content is cut short)";
   out += ": \"" + escape_text(kept) + "\"";
-  if (truncated) out += "...";
+  if (truncated || kept.size() < content_length(m) || m.incomplete) out += "...";
   return out;
 }
 

@@ -67,7 +67,9 @@ void violation_json(JsonWriter& w, const Violation& v);
 void close_json(JsonWriter& w, const CloseFrame& c);
 void message_json(JsonWriter& w, const MessageInfo& m);
 // A preview of a message: the first bytes of its content as the application
-// gets it (unmasked, inflated), escaped; `truncated` when there was more.
+// gets it (unmasked, inflated), escaped; truncated when there was more (the
+// caller's `truncated`, fewer bytes kept than the content's length, or a
+// content cut short by a failed or stopped inflation, MessageInfo::incomplete).
 void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bool truncated);
 void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated);
 
