@@ -601,8 +601,9 @@ class TextSink final : public ReportSink {
   }
 
   // The line in colour: problems in the colour of their level, the
-  // directions in two others. Only the arrows this sink writes are coloured
-  // (a peer's text is escaped and cannot bring escapes of its own).
+  // directions in two others. Every "c->s" and "s->c" is coloured, one in a
+  // peer's text too; the escapes are all ours, since a peer's bytes are
+  // escaped before they reach a line.
   static std::string colored(EventLevel level, const std::string& line) {
     const std::string_view base = level == EventLevel::error  ? "\033[1;31m"
                                   : level == EventLevel::warn ? "\033[1;33m"
@@ -631,7 +632,8 @@ class TextSink final : public ReportSink {
   // session ids travel there under any name.
   std::string shown_path(std::string_view path, std::string_view query = {}) const {
     if (opts_.show_secrets) return escape_text(std::string(path) + std::string(query));
-    return escape_text(redact_url(path)) + (query.empty() ? "" : "?[query hidden]");
+    if (query.empty()) return escape_text(redact_url(path));
+    return escape_text(redact_url(path)) + (query[0] == '?' ? "?[query hidden]" : "#[hidden]");
   }
 
   LineOut& out_;

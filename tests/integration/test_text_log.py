@@ -171,9 +171,6 @@ class TextLogTest(unittest.TestCase):
         self.assertIn(b"no rule 'nope'", r.stderr)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class TextLineDetailsTest(unittest.TestCase):
     """Colour, message previews and the query string on the text log's lines,
@@ -271,3 +268,7 @@ class TextLineDetailsTest(unittest.TestCase):
         log = self.run_proxy("--show-secrets")
         self.assertIn(" handshake GET /room?token=T0P-SECRET ", log)
         self.assertEqual(self.preview_lines(log), [], log)
+
+
+if __name__ == "__main__":
+    unittest.main()
