@@ -123,7 +123,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "Input is hex text instead of binary, each line in any of these forms: plain hex "
       "(whitespace ignored, '#' starts a comment), xxd (also -g1), hexdump -C (-v when lines "
       "repeat), xxd -i or a C/JavaScript array (0x81, 0x05, ...; text up to '{' ignored) and "
-      "\\x81\\x05 escapes");
+      "\\x81\\x05 escapes; a line longer than 64 KiB must be plain hex");
   decode->add_flag("--json", dec.json, "One JSON object per line (schema: docs/events.md)");
   std::string decode_format = "text";
   decode->add_option("--log-format", decode_format, "text or json (default text)")
