@@ -103,8 +103,11 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "decoded as frames, and frame offsets count from its end. A 101 says whether\n"
       "permessage-deflate was negotiated; a request only offers it, so its first\n"
       "permessage-deflate offer is assumed accepted as offered, and that is said (a line, or\n"
-      "an \"assumed\" event). A response other than 101, a request that is not a WebSocket\n"
-      "upgrade, a handshake cut short or a --sender it contradicts is a usage error.\n"
+      "an \"assumed\" event). A request is checked as the proxy checks it, its findings\n"
+      "shown under the handshake line (\"findings\" in JSON); a 101's headers are checked\n"
+      "only for its status and Upgrade, since the request it answers is not in the input.\n"
+      "A response other than 101, a request that is not a WebSocket upgrade, a handshake\n"
+      "cut short or a --sender it contradicts is a usage error.\n"
       "Sizes are shown as 812 B or 3.4 kB, with the exact count in parentheses from 1000 B.\n"
       "Exit status: 0 when no error-severity violation or handshake finding was found, 1 when\n"
       "one was, 2 for a usage or input error.");

@@ -211,6 +211,25 @@ const Extension* first_deflate(const std::vector<Extension>& all) {
   return nullptr;
 }
 
+// A finding of a request the stream starts with, as the proxy's handshake
+// event holds it.
+void finding_json(JsonWriter& w, const Finding& f) {
+  const RuleInfo& r = rule_info(f.rule);
+  w.begin_object().field("dir", direction_name(Direction::client_to_server)).field("rule", r.id);
+  w.field("severity", severity_name(r.severity)).field("close_code", r.close_code);
+  w.field("http_status", r.http_status).field("rfc", r.rfc).field("offset", f.offset);
+  w.field("detail", escape_text(f.detail));
+  rule_text_json(w, f.rule);
+  w.end_object();
+}
+
+// Its lines under the handshake's, as the proxy's text log has them.
+std::string finding_text(const Finding& f) {
+  const RuleInfo& r = rule_info(f.rule);
+  return "\n    " + std::string(severity_name(r.severity)) + " " + std::string(r.id) + " (" +
+         std::string(r.rfc) + "): " + escape_text(f.detail) + "\n      fix: " + std::string(r.fix);
+}
+
 // One direction's byte stream, which may start with that direction's HTTP
 // handshake: a request makes the bytes after it the client's, a response the
 // server's. The handshake is parsed with HttpParser and never decoded as
@@ -266,7 +285,7 @@ class OneDirection {
           summary_json(w, inspector_->direction(), inspector_->stats(), truncated);
         },
         [&] { return summary_text(inspector_->direction(), inspector_->stats(), truncated); });
-    return inspector_->stats().errors ? 1 : 0;
+    return inspector_->stats().errors || handshake_error_ ? 1 : 0;
   }
 
  private:
@@ -317,8 +336,9 @@ class OneDirection {
     const std::string version =
         "HTTP/" + std::to_string(head.http_major) + "." + std::to_string(head.http_minor);
     if (request()) {
-      std::vector<Finding> findings;
-      request_ = analyze_request(head, findings);
+      request_ = analyze_request(head, findings_);
+      for (const Finding& f : findings_)
+        handshake_error_ |= rule_info(f.rule).severity == Severity::error;
       start_line_ =
           escape_text(head.method) + " " + escape_text(redact_url(request_.path)) + " " + version;
       extensions_ = escape_text(request_.extensions_header);
@@ -392,6 +412,10 @@ class OneDirection {
               .field("start_line", start_line_)
               .field("length", length)
               .field("extensions", extensions_);
+          if (!request()) return;  // a response is checked for its status and Upgrade only
+          w.key("findings").begin_array();
+          for (const Finding& f : findings_) finding_json(w, f);
+          w.end_array();
         },
         [&] {
           return std::string(direction_arrow(dir)) + " handshake: " + start_line_ + ", " +
@@ -400,7 +424,8 @@ class OneDirection {
                  (deflate ? std::string("permessage-deflate ") +
                                 (request() ? "offered" : "negotiated") +
                                 (offered.empty() ? "" : ": " + escape_text(offered))
-                          : std::string("no permessage-deflate"));
+                          : std::string("no permessage-deflate")) +
+                 findings_lines();
         });
     std::string why;
     std::string used = opts_.permessage_deflate_params;
@@ -445,6 +470,12 @@ class OneDirection {
     return true;
   }
 
+  std::string findings_lines() const {
+    std::string out;
+    for (const Finding& f : findings_) out += finding_text(f);
+    return out;
+  }
+
   const DecodeOptions& opts_;
   const DeflateParams given_;
   std::ostream& err_;
@@ -454,6 +485,8 @@ class OneDirection {
   std::unique_ptr<HttpParser> http_;
   bool final_head_ = false;  // the request, or the response after any interim 1xx
   HandshakeRequest request_;
+  std::vector<Finding> findings_;    // the request's
+  bool handshake_error_ = false;     // one of them is error-severity
   std::vector<Extension> selected_;  // a 101's extensions
   std::string start_line_;           // escaped, the query left out
   std::string extensions_;           // the Sec-WebSocket-Extensions values, escaped

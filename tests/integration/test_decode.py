@@ -183,7 +183,7 @@ class LeadingHandshake(unittest.TestCase):
 
         rc, evs, _ = events(data=data)
         self.assertEqual(rc, 0)
-        self.assertEqual(evs[0], {"event": "stream_handshake", "dir": "client_to_server", "http": "request", "start_line": "GET /chat HTTP/1.1", "length": n, "extensions": "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame"})
+        self.assertEqual(evs[0], {"event": "stream_handshake", "dir": "client_to_server", "http": "request", "start_line": "GET /chat HTTP/1.1", "length": n, "extensions": "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame", "findings": []})
         self.assertEqual(evs[1]["event"], "assumed")
         self.assertEqual({k: evs[1][k] for k in ("dir", "extension", "params", "source")}, {"dir": "client_to_server", "extension": "permessage-deflate", "params": "", "source": "offer"})
         self.assertEqual(kinds(evs[2:]), ["frame", "message", "frame", "message", "summary"])
@@ -217,6 +217,62 @@ class LeadingHandshake(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertEqual(kinds(evs)[:2], ["stream_handshake", "frame"])  # nothing assumed
         self.assertEqual([e["rule"] for e in evs if e["event"] == "violation"], ["rsv1-without-extension"])
+
+    def test_request_findings_are_shown_and_fail(self):
+        # An upgrade the proxy would flag: no key, draft version 8.
+        req = b"GET /chat?token=secret HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n\r\n"
+        data = req + build_frame(OP_TEXT, b"hi", mask=MASK)
+        rc, out, err = decode(data=data)
+        self.assertEqual((rc, err), (1, ""))
+        self.assertEqual(
+            out.splitlines()[:5],
+            [
+                f"c->s handshake: GET /chat HTTP/1.1, {len(req)} B; the client's frames follow, their offsets counted from its end; no permessage-deflate",
+                "    error request-missing-key (RFC 6455 §4.2.1): no Sec-WebSocket-Key header",
+                "      fix: Check the client; if it does send the key, a hop between it and the server filters Sec-WebSocket-* headers.",
+                '    error request-unsupported-version (RFC 6455 §4.2.2, §4.4): Sec-WebSocket-Version: "8", expected 13',
+                "      fix: Move the client to RFC 6455 (version 13): the draft versions it may be sending are obsolete, and a hop that rewrote the header would show a different value on each side.",
+            ],
+        )
+        self.assertTrue(out.splitlines()[5].startswith("c->s frame #0    @0        FIN text"), out)
+        self.assertNotIn("secret", out)
+        rc, evs, _ = events(data=data)
+        self.assertEqual(rc, 1)
+        self.assertEqual(kinds(evs), ["stream_handshake", "frame", "message", "summary"])
+        version_at = req.index(b"Sec-WebSocket-Version")
+        self.assertEqual(
+            [(f["dir"], f["rule"], f["severity"], f["offset"], f["detail"]) for f in evs[0]["findings"]],
+            [
+                ("client_to_server", "request-missing-key", "error", len(req), "no Sec-WebSocket-Key header"),
+                ("client_to_server", "request-unsupported-version", "error", version_at, 'Sec-WebSocket-Version: "8", expected 13'),
+            ],
+        )
+        self.assertEqual((evs[0]["findings"][1]["http_status"], evs[0]["findings"][1]["rfc"]), (426, "RFC 6455 §4.2.2, §4.4"))
+        # In hex, the same.
+        rc, hex_evs, _ = events("--hex", data=data.hex().encode() + b"\n")
+        self.assertEqual((rc, hex_evs[0]), (1, evs[0]))
+
+    def test_a_warning_finding_is_shown_and_passes(self):
+        req = request_with("permessage-deflate; =")  # malformed, so nothing is offered
+        rc, out, err = decode(data=req + build_frame(OP_TEXT, b"hi", mask=MASK))
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(
+            out.splitlines()[1:3],
+            [
+                "    warning request-deflate-offer-malformed (RFC 7692 §7, §7.1): permessage-deflate offer: expected a parameter name, found '='",
+                "      fix: A conforming server then accepts the upgrade without compression, so the connection works uncompressed; fix the client's offer, or find the hop that rewrote Sec-WebSocket-Extensions.",
+            ],
+        )
+        rc, evs, _ = events(data=req + build_frame(OP_TEXT, b"hi", mask=MASK))
+        self.assertEqual(rc, 0)
+        self.assertEqual([(f["rule"], f["severity"]) for f in evs[0]["findings"]], [("request-deflate-offer-malformed", "warning")])
+
+    def test_response_headers_are_checked_for_status_and_upgrade_only(self):
+        # No Sec-WebSocket-Accept, no Connection: without the request, nothing to check it by.
+        resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+        rc, evs, err = events(data=resp + build_frame(OP_TEXT, b"hi"))
+        self.assertEqual((rc, err), (0, ""))
+        self.assertNotIn("findings", evs[0])
 
     def test_server_stream_with_101_and_deflate(self):
         resp = response_101(KEY, "permessage-deflate; server_no_context_takeover")
@@ -309,7 +365,7 @@ class Preview(unittest.TestCase):
         self.assertEqual(previews, ['c->s message from frame #0: text, 24 B: "Hello, fragmented\\n world"'])
         rc, evs, _ = events("--sender", "client", "--preview", "10", data=data)
         (p,) = [e for e in evs if e["event"] == "preview"]
-        self.assertEqual(p, {"event": "preview", "dir": "client_to_server", "first_frame_index": 0, "opcode_name": "text", "frames": 3, "compressed": False, "length": 24, "payload": "Hello, fra", "truncated": True})
+        self.assertEqual(p, {"event": "preview", "dir": "client_to_server", "first_frame_index": 0, "opcode_name": "text", "frames": 3, "compressed": False, "length": 24, "payload": "Hello, fra", "truncated": True, "incomplete": False})
         self.assertEqual(kinds(evs).index("preview"), kinds(evs).index("message") + 1)
 
     def test_compressed_message_inflated(self):
