@@ -211,19 +211,7 @@ const Extension* first_deflate(const std::vector<Extension>& all) {
   return nullptr;
 }
 
-// A finding of a request the stream starts with, as the proxy's handshake
-// event holds it.
-void finding_json(JsonWriter& w, const Finding& f) {
-  const RuleInfo& r = rule_info(f.rule);
-  w.begin_object().field("dir", direction_name(Direction::client_to_server)).field("rule", r.id);
-  w.field("severity", severity_name(r.severity)).field("close_code", r.close_code);
-  w.field("http_status", r.http_status).field("rfc", r.rfc).field("offset", f.offset);
-  w.field("detail", escape_text(f.detail));
-  rule_text_json(w, f.rule);
-  w.end_object();
-}
-
-// Its lines under the handshake's, as the proxy's text log has them.
+// A handshake finding's lines under the handshake's, as the proxy's text log has them.
 std::string finding_text(const Finding& f) {
   const RuleInfo& r = rule_info(f.rule);
   return "\n    " + std::string(severity_name(r.severity)) + " " + std::string(r.id) + " (" +

@@ -263,6 +263,22 @@ void rule_text_json(JsonWriter& w, Rule rule) {
   w.key("summary").raw(t.summary).key("fix").raw(t.fix);
 }
 
+void finding_json(JsonWriter& w, const Finding& f) {
+  const RuleInfo& r = rule_info(f.rule);
+  const bool request = std::string_view(r.id).rfind("request-", 0) == 0;
+  w.begin_object()
+      .field("dir", request ? "client_to_server" : "server_to_client")
+      .field("rule", r.id)
+      .field("severity", severity_name(r.severity))
+      .field("close_code", r.close_code)
+      .field("http_status", r.http_status)
+      .field("rfc", r.rfc)
+      .field("offset", f.offset)
+      .field("detail", escape_text(f.detail));
+  rule_text_json(w, f.rule);
+  w.end_object();
+}
+
 void violation_json(JsonWriter& w, const Violation& v) {
   const RuleInfo& r = rule_info(v.rule);
   w.field("event", "violation")

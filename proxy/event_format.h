@@ -16,6 +16,8 @@
 
 namespace wsi {
 
+struct Finding;  // parser/handshake.h
+
 // Makes peer-supplied bytes safe to print: control characters, backslashes and
 // bytes that are not valid UTF-8 become \n, \t, \\ or \xNN escapes, so the
 // result is valid UTF-8 with no raw control characters. At most `limit` input
@@ -78,6 +80,9 @@ void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool tr
 std::string_view explanation_json(uint32_t code);
 // A rule's "summary" and "fix" fields, serialised once per run.
 void rule_text_json(JsonWriter& w, Rule rule);
+// A handshake finding as an object of the `findings` arrays (handshake,
+// stream_handshake); the direction follows from the rule (request-*: c->s).
+void finding_json(JsonWriter& w, const Finding& f);
 
 // "812 B", "3.4 kB", "1.2 MB" (powers of 1000, as a person reads them).
 std::string size_text(uint64_t bytes);

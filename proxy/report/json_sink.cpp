@@ -10,22 +10,6 @@
 namespace wsi {
 namespace {
 
-void finding_json(JsonWriter& w, const Finding& f) {
-  const RuleInfo& r = rule_info(f.rule);
-  const bool request = std::string_view(r.id).rfind("request-", 0) == 0;
-  w.begin_object()
-      .field("dir", request ? "client_to_server" : "server_to_client")
-      .field("rule", r.id)
-      .field("severity", severity_name(r.severity))
-      .field("close_code", r.close_code)
-      .field("http_status", r.http_status)
-      .field("rfc", r.rfc)
-      .field("offset", f.offset)
-      .field("detail", escape_text(f.detail));
-  rule_text_json(w, f.rule);
-  w.end_object();
-}
-
 void string_array(JsonWriter& w, const std::vector<std::string>& v) {
   w.begin_array();
   for (const std::string& s : v) w.value(escape_text(s));

@@ -51,6 +51,7 @@ WRITERS = [
     "proxy/event_format.cpp",
     "proxy/capture_decode.cpp",
     "proxy/compare_cmd.cpp",
+    "proxy/decode_cmd.cpp",
     "proxy/event_log.cpp",
 ]
 
