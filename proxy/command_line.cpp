@@ -101,7 +101,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "One direction may start with its HTTP handshake: a request (GET ... HTTP/1.1) makes\n"
       "the bytes after it the client's, a 101 response the server's; it is parsed, not\n"
       "decoded as frames, and frame offsets count from its end. A 101 says whether\n"
-      "permessage-deflate was negotiated; a request only offers it, so its first\n"
+      "permessage-deflate was negotiated; a request only offers it, so its first valid\n"
       "permessage-deflate offer is assumed accepted as offered, and that is said (a line, or\n"
       "an \"assumed\" event). A request is checked as the proxy checks it, its findings\n"
       "shown under the handshake line (\"findings\" in JSON); a 101's headers are checked\n"

@@ -388,7 +388,24 @@ class OneDirection {
   // the lines that say so.
   bool settle_deflate(InspectorConfig& cfg) {
     const Direction dir = request() ? Direction::client_to_server : Direction::server_to_client;
-    const Extension* deflate = first_deflate(request() ? request_.offered_extensions : selected_);
+    // A server declines an offer whose parameters it cannot accept and takes
+    // the next one; with none left, no compression.
+    const Extension* deflate = nullptr;
+    std::string declined;
+    if (request()) {
+      for (const Extension& e : request_.offered_extensions) {
+        if (!e.syntax_error.empty() || !iequals(e.name, "permessage-deflate")) continue;
+        DeflateParams p;
+        std::string error;
+        if (parse_deflate_params(params_text(e, true), p, error)) {
+          deflate = &e;
+          break;
+        }
+        if (declined.empty()) declined = error;
+      }
+    } else {
+      deflate = first_deflate(selected_);
+    }
     const std::string offered = deflate ? params_text(*deflate) : "";
     const std::string params = deflate ? params_text(*deflate, request()) : "";
     const uint64_t length = http_->offset();
@@ -412,7 +429,10 @@ class OneDirection {
                  (deflate ? std::string("permessage-deflate ") +
                                 (request() ? "offered" : "negotiated") +
                                 (offered.empty() ? "" : ": " + escape_text(offered))
-                          : std::string("no permessage-deflate")) +
+                  : !declined.empty()
+                      ? "permessage-deflate offered with parameters a server declines (" +
+                            escape_text(declined) + "): taken as not negotiated"
+                      : std::string("no permessage-deflate")) +
                  findings_lines();
         });
     std::string why;
@@ -432,7 +452,7 @@ class OneDirection {
       if (request())
         why =
             "the input holds the client's request only, not the server's answer: the first "
-            "permessage-deflate offer is taken as accepted as offered";
+            "permessage-deflate offer a server can accept is taken as accepted as offered";
     }
     if (why.empty()) return true;
     const std::string source = opts_.permessage_deflate ? "option" : "offer";

@@ -153,6 +153,32 @@ class HexForms(unittest.TestCase):
 
 
 class LeadingHandshake(unittest.TestCase):
+    def test_an_offer_a_server_declines_is_skipped(self):
+        # server_max_window_bits=20 is declined by a server, which takes the next offer.
+        req = request_with("permessage-deflate; server_max_window_bits=20, permessage-deflate; client_no_context_takeover")
+        (c1,) = compress_messages(b"second offer")
+        rc, out, err = decode("--preview", "64", data=req + build_frame(OP_TEXT, c1, rsv=4, mask=MASK))
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].endswith("permessage-deflate offered: client_no_context_takeover"), lines[0])
+        self.assertIn("    warning request-deflate-offer-malformed (RFC 7692 \u00a77, \u00a77.1): permessage-deflate offer: "
+                      'server_max_window_bits="20" is not 8..15', lines)
+        self.assertIn("c->s assumed: permessage-deflate with client_no_context_takeover, as offered: the input holds the "
+                      "client's request only, not the server's answer: the first permessage-deflate offer a server can "
+                      "accept is taken as accepted as offered", lines)
+        self.assertIn(f'c->s message from frame #0: text, 12 B inflated from {len(c1)} B: "second offer"', lines)
+
+    def test_with_every_offer_declined_compression_is_not_negotiated(self):
+        req = request_with("permessage-deflate; server_max_window_bits=20")
+        (c1,) = compress_messages(b"compressed anyway")
+        rc, out, err = decode(data=req + build_frame(OP_TEXT, c1, rsv=4, mask=MASK))
+        self.assertEqual(rc, 1, err)  # RSV1 with nothing negotiated is an error
+        lines = out.splitlines()
+        self.assertTrue(lines[0].endswith('permessage-deflate offered with parameters a server declines '
+                                          '(server_max_window_bits="20" is not 8..15): taken as not negotiated'), lines[0])
+        self.assertFalse([l for l in lines if "assumed" in l], out)
+        self.assertTrue([l for l in lines if l.startswith("c->s error rsv1-without-extension at offset 0, frame #0")], out)
+
     def test_request_with_deflate_offer_is_assumed_accepted(self):
         req = request_with("permessage-deflate; client_max_window_bits, x-webkit-deflate-frame")
         c1, c2 = compress_messages(b"hello hello hello", b"hello again")
@@ -170,7 +196,7 @@ class LeadingHandshake(unittest.TestCase):
             lines[1],
             "c->s assumed: permessage-deflate with no parameters, as offered (client_max_window_bits without a "
             "value is only a hint): the input holds the client's request only, not the server's answer: the first "
-            "permessage-deflate offer is taken as accepted as offered",
+            "permessage-deflate offer a server can accept is taken as accepted as offered",
         )
         self.assertTrue(lines[2].startswith("c->s frame #0    @0        FIN RSV1 text         masked len="), lines[2])
         self.assertNotIn("c->s error", out)  # no violation
