@@ -455,12 +455,16 @@ bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string
     error = "expected one permessage-deflate parameter list";
     return false;
   }
+  return deflate_params_of(exts[0], /*response=*/true, out, error);
+}
+
+bool deflate_params_of(const Extension& e, bool response, DeflateParams& out, std::string& error) {
   std::vector<Finding> unused;
   const Reporter r(unused, {});
   DeflateSet set;
-  error = read_deflate(exts[0], /*response=*/true, r, set);
+  error = read_deflate(e, response, r, set);
   if (!error.empty()) return false;
-  out = negotiated_params(nullptr, set);
+  out = negotiated_params(response ? nullptr : &set, set);
   return true;
 }
 

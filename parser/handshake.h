@@ -57,6 +57,12 @@ std::vector<Extension> parse_extensions(const HttpHead& head);
 // itself may lead). False with `error` set when a parameter is unknown,
 // repeated, out of range or given a value it may not have.
 bool parse_deflate_params(std::string_view text, DeflateParams& out, std::string& error);
+// The parameters in force from one permessage-deflate element: a 101's
+// answer (`response`), or an offer as a server that accepts it unchanged
+// would answer it (a bare client_max_window_bits, a hint, leaves the
+// client's window at 15). False with `error` when the element breaks the
+// rules of its side: a server must decline such an offer.
+bool deflate_params_of(const Extension& e, bool response, DeflateParams& out, std::string& error);
 
 // One subprotocol token with its credential part replaced, keeping the
 // non-secret prefix: "base64url.bearer.authorization.k8s.io.[redacted]",

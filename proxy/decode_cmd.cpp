@@ -391,20 +391,21 @@ class OneDirection {
     // A server declines an offer whose parameters it cannot accept and takes
     // the next one; with none left, no compression.
     const Extension* deflate = nullptr;
-    std::string declined;
+    DeflateParams params_in_force;
+    std::string declined;  // why the first offer a server declines is declined
+    std::string broken;    // why the 101's answer cannot be applied
     if (request()) {
       for (const Extension& e : request_.offered_extensions) {
         if (!e.syntax_error.empty() || !iequals(e.name, "permessage-deflate")) continue;
-        DeflateParams p;
         std::string error;
-        if (parse_deflate_params(params_text(e, true), p, error)) {
+        if (deflate_params_of(e, /*response=*/false, params_in_force, error)) {
           deflate = &e;
           break;
         }
         if (declined.empty()) declined = error;
       }
-    } else {
-      deflate = first_deflate(selected_);
+    } else if ((deflate = first_deflate(selected_))) {
+      deflate_params_of(*deflate, /*response=*/true, params_in_force, broken);
     }
     const std::string offered = deflate ? params_text(*deflate) : "";
     const std::string params = deflate ? params_text(*deflate, request()) : "";
@@ -441,12 +442,12 @@ class OneDirection {
       why = std::string("--permessage-deflate was given: it overrides what the ") +
             (request() ? "request offered" : "101 negotiated");
     } else if (deflate) {
-      std::string error;
-      if (!parse_deflate_params(params, cfg.deflate, error))
+      if (!broken.empty())
         return fail(
-            std::string("the permessage-deflate ") + (request() ? "offer" : "accepted by the 101") +
-            " has parameters that cannot be " + (request() ? "accepted as offered" : "applied") +
-            " (" + escape_text(error) + "): give --permessage-deflate=PARAMS");
+            "the permessage-deflate accepted by the 101 has parameters that cannot be "
+            "applied (" +
+            escape_text(broken) + "): give --permessage-deflate=PARAMS");
+      cfg.deflate = params_in_force;
       cfg.deflate_negotiated = true;
       used = params;
       if (request())

@@ -859,5 +859,34 @@ TEST(HttpParser, HeadLimitIsAnErrorAtTheExactByte) {
   EXPECT_EQ(p.error().reason, "too many header fields");
 }
 
+// The parameters in force from one element, as an offer accepted unchanged
+// or as a 101's answer.
+TEST(Extensions, DeflateParamsOfAnOfferAndOfAnAnswer) {
+  HttpHead head;
+  head.headers.push_back(
+      {"Sec-WebSocket-Extensions",
+       "permessage-deflate; client_max_window_bits; server_max_window_bits=10, "
+       "permessage-deflate; client_max_window_bits=9; client_no_context_takeover, "
+       "permessage-deflate; server_max_window_bits=20",
+       0});
+  const std::vector<Extension> e = parse_extensions(head);
+  ASSERT_EQ(e.size(), 3u);
+  DeflateParams p;
+  std::string error;
+  ASSERT_TRUE(deflate_params_of(e[0], /*response=*/false, p, error)) << error;
+  EXPECT_EQ(p.server_max_window_bits, 10);
+  EXPECT_EQ(p.client_max_window_bits, 15);  // the bare client_max_window_bits is a hint
+  EXPECT_FALSE(p.client_no_context_takeover);
+  // In a response, client_max_window_bits needs a value.
+  EXPECT_FALSE(deflate_params_of(e[0], /*response=*/true, p, error));
+  EXPECT_EQ(error, "client_max_window_bits needs a value 8..15 in a response");
+  ASSERT_TRUE(deflate_params_of(e[1], /*response=*/false, p, error)) << error;
+  EXPECT_EQ(p.client_max_window_bits, 9);
+  EXPECT_TRUE(p.client_no_context_takeover);
+  EXPECT_EQ(p.server_max_window_bits, 15);
+  EXPECT_FALSE(deflate_params_of(e[2], /*response=*/false, p, error));
+  EXPECT_EQ(error, "server_max_window_bits=\"20\" is not 8..15");
+}
+
 }  // namespace
 }  // namespace wsi::test
