@@ -608,12 +608,14 @@ class TextSink final : public ReportSink {
     const std::string_view base = level == EventLevel::error  ? "\033[1;31m"
                                   : level == EventLevel::warn ? "\033[1;33m"
                                                               : "";
+    // The event's own line in colour; the indented explanation under it stays plain.
+    const size_t head = std::min(line.find('\n'), line.size());
     std::string out(base);
     for (size_t at = 0;;) {
       const size_t c2s = line.find("c->s", at), s2c = line.find("s->c", at);
-      const size_t next = std::min(c2s, s2c);
-      if (next == std::string::npos) {
-        out.append(line, at);
+      const size_t next = std::min({c2s, s2c, head});
+      if (next == head) {
+        out.append(line, at, head - at);
         break;
       }
       out.append(line, at, next - at)
@@ -624,6 +626,7 @@ class TextSink final : public ReportSink {
       at = next + 4;
     }
     if (!base.empty()) out += "\033[0m";
+    out.append(line, head);
     return out;
   }
 

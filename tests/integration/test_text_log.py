@@ -248,7 +248,13 @@ class TextLineDetailsTest(unittest.TestCase):
         bad = [l for l in log.splitlines() if " error unmasked-client-frame at offset 0" in l]
         self.assertEqual(len(bad), 1, log)
         self.assertTrue(bad[0].startswith("\x1b[1;31m"), repr(bad[0]))
+        self.assertTrue(bad[0].endswith("\x1b[0m"), repr(bad[0]))
         self.assertIn("\x1b[36mc->s\x1b[0m\x1b[1;31m", bad[0])
+        # Its explanation, indented under it, is plain.
+        lines = log.splitlines()
+        after = lines[lines.index(bad[0]) + 1]
+        self.assertTrue(after.startswith("    rule: "), repr(after))
+        self.assertNotIn("\x1b", after)
         self.assertFalse(c2s[0].startswith("\x1b["), repr(c2s[0]))
         # No escape sequence but the colours: \x1b is always followed by one of them.
         for seq in re.findall("\x1b[^m]*m", log):
