@@ -229,6 +229,10 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "init",
       "Make a CA in DIR (ca.pem, and ca.key readable by you only) and print how to trust it");
   ca_init->add_option("DIR", c.ca_dir, "Directory for the CA (created if missing)")->required();
+  ca_init->add_flag("--json", c.ca_json, "One JSON object: the files made and the proxy command");
+  std::string ca_format = "text";
+  ca_init->add_option("--log-format", ca_format, "text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   // `wsinspect help [SUBCOMMAND]`, and a word that names no subcommand.
   std::vector<std::string> names;
@@ -315,6 +319,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
     if (rules_format == "json") c.rules_json = true;
   } else if (*ca_init) {
     c.kind = Command::Kind::ca_init;
+    if (ca_format == "json") c.ca_json = true;
   } else {
     parsed.exit_status = 2;  // require_subcommand makes this unreachable
     return parsed;
@@ -338,7 +343,7 @@ int run_command(const Command& c, std::ostream& out, std::ostream& err) {
     case Command::Kind::rules:
       return run_rules(RulesOptions{c.rules_json, c.rule_ids, c.rules_lang}, out, err);
     case Command::Kind::ca_init:
-      return run_ca_init(c.ca_dir, out, err);
+      return run_ca_init(c.ca_dir, c.ca_json, out, err);
   }
   return 2;
 }

@@ -29,6 +29,7 @@ struct Command {
   std::vector<std::string> rule_ids;  // rules: only these
   std::string rules_lang;             // rules --lang; "" from the environment
   std::string ca_dir;                 // ca init
+  bool ca_json = false;               // ca init
 };
 
 // Either a command to run, or the exit status the parse already ended with:

@@ -70,7 +70,7 @@ struct CompareOptions {
 int run_compare(const CompareOptions& opts, std::ostream& out, std::ostream& err);
 
 // `wsinspect ca init DIR`: 0 when the CA was made, 1 when it could not be.
-int run_ca_init(const std::string& dir, std::ostream& out, std::ostream& err);
+int run_ca_init(const std::string& dir, bool json, std::ostream& out, std::ostream& err);
 
 struct ProxyConfig;
 class Server;

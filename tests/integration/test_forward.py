@@ -30,6 +30,7 @@ from harness import (
     is_event,
     require_proxy,
     upgrade_request,
+    validate_lines,
 )
 
 KEY = b"\x01\x02\x03\x04"
@@ -41,6 +42,42 @@ def connect(proxy) -> RawConn:
 
 def read_answer(c: RawConn) -> bytes:
     return c.recv_http_response()
+
+
+class CaInit(unittest.TestCase):
+    """`wsinspect ca init DIR`, as text for a person and as one JSON object."""
+
+    def setUp(self):
+        require_proxy(self)
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def test_json_names_the_files_it_made(self):
+        for i, flag in enumerate((["--json"], ["--log-format", "json"])):
+            d = Path(self.tmp.name) / f"ca{i}"
+            r = subprocess.run([BINARY, "ca", "init", str(d), *flag], capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            (obj,) = validate_lines(r.stdout, "ca init --json")
+            self.assertEqual(obj, {
+                "event": "ca_created",
+                "dir": str(d),
+                "certificate": f"{d}/ca.pem",
+                "key": f"{d}/ca.key",
+                "proxy_command": f"wsinspect proxy --forward --ca {d}",
+            })
+            self.assertIn(b"BEGIN CERTIFICATE", Path(obj["certificate"]).read_bytes())
+            self.assertEqual(os.stat(obj["key"]).st_mode & 0o777, 0o600)
+            # A second run refuses to overwrite it, on standard error, exit 1.
+            again = subprocess.run([BINARY, "ca", "init", str(d), *flag], capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual((again.returncode, again.stdout), (1, ""), again.stderr)
+            self.assertTrue(again.stderr.startswith("wsinspect ca init: "), again.stderr)
+
+    def test_text_says_how_to_trust_it(self):
+        d = Path(self.tmp.name) / "ca"
+        r = subprocess.run([BINARY, "ca", "init", str(d)], capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"wsinspect proxy --forward --ca {d}", r.stdout)
+        self.assertIn(f"NODE_EXTRA_CA_CERTS={d}/ca.pem", r.stdout)
 
 
 class ForwardRequests(unittest.TestCase):

@@ -52,6 +52,7 @@ WRITERS = [
     "proxy/capture_decode.cpp",
     "proxy/compare_cmd.cpp",
     "proxy/decode_cmd.cpp",
+    "proxy/ca_cmd.cpp",
     "proxy/event_log.cpp",
 ]
 
