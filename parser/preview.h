@@ -15,24 +15,19 @@ class PreviewBuffer {
   explicit PreviewBuffer(uint32_t limit = 0) : limit_(limit) {}
 
   // A new message begins.
-  void start() {
-    kept_.clear();
-    total_ = 0;
-  }
-  // Content of the message, unmasked and inflated; beyond the limit only counted.
+  void start() { kept_.clear(); }
+  // Content of the message, unmasked and inflated; beyond the limit dropped
+  // (MessageInfo says how long the content was).
   void add(const uint8_t* data, size_t n) {
-    total_ += n;
     const size_t room = limit_ > kept_.size() ? limit_ - kept_.size() : 0;
     kept_.append(reinterpret_cast<const char*>(data), std::min(n, room));
   }
   std::string_view kept() const { return kept_; }
-  bool truncated() const { return total_ > kept_.size(); }
   uint32_t limit() const { return limit_; }
 
  private:
   uint32_t limit_;
   std::string kept_;
-  uint64_t total_ = 0;
 };
 
 }  // namespace wsi

@@ -37,7 +37,7 @@ class PrintingSink : public InspectorSink {
 
   void on_frame(Direction dir, const FrameHeader& h) override {
     // A text or binary frame starts a message (a continuation goes on with it).
-    if (h.opcode == opcode::text || h.opcode == opcode::binary) preview_.start();
+    if (opcode::is_data(h.opcode)) preview_.start();
     emit([&](JsonWriter& w) { frame_json(w, dir, h); }, [&] { return frame_text(dir, h); });
   }
   void on_violation(const Violation& v) override {
@@ -49,8 +49,8 @@ class PrintingSink : public InspectorSink {
   void on_message(const MessageInfo& m) override {
     emit([&](JsonWriter& w) { message_json(w, m); }, [&] { return message_text(m); });
     if (!preview_.limit()) return;
-    emit([&](JsonWriter& w) { preview_json(w, m, preview_.kept(), preview_.truncated()); },
-         [&] { return preview_text(m, preview_.kept(), preview_.truncated()); });
+    emit([&](JsonWriter& w) { preview_json(w, m, preview_.kept()); },
+         [&] { return preview_text(m, preview_.kept()); });
   }
   void on_message_data(Direction, const uint8_t* data, size_t n) override { preview_.add(data, n); }
   // One line: the event's JSON object, or its text.
@@ -182,12 +182,6 @@ Input open_input(const DecodeOptions& opts, std::ostream& err) {
     err << "wsinspect decode: cannot open " << escape_text(opts.input) << ": "
         << std::strerror(errno) << '\n';
   return in;
-}
-
-// "812 B", or "3.4 kB (3412)": a size with the exact count a person needs to
-// find an offset.
-std::string size_and_count(uint64_t n) {
-  return size_text(n) + (n >= 1000 ? " (" + std::to_string(n) + ")" : "");
 }
 
 // An accepted extension's parameters as text: "a; b=10".

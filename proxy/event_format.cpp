@@ -338,8 +338,12 @@ static uint64_t content_length(const MessageInfo& m) {
   return m.compressed ? m.inflated_size : m.size;
 }
 
-void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bool truncated) {
-  truncated = truncated || kept.size() < content_length(m) || m.incomplete;
+// A preview shows less than the whole content.
+static bool preview_truncated(const MessageInfo& m, std::string_view kept) {
+  return kept.size() < content_length(m) || m.incomplete;
+}
+
+void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept) {
   w.field("event", "preview")
       .field("dir", direction_name(m.dir))
       .field("first_frame_index", m.first_frame_index)
@@ -348,7 +352,7 @@ void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bo
       .field("compressed", m.compressed)
       .field("length", content_length(m))
       .field("payload", escape_text(kept))
-      .field("truncated", truncated)
+      .field("truncated", preview_truncated(m, kept))
       .field("incomplete", m.incomplete);
 }
 
@@ -384,6 +388,14 @@ std::string size_text(uint64_t b) {
   return buf;
 }
 
+std::string size_and_count(uint64_t b) {
+  return size_text(b) + (b >= 1000 ? " (" + u64(b) + ")" : "");
+}
+
+std::string count_text(uint64_t n, const char* one, const char* many) {
+  return u64(n) + " " + (n == 1 ? one : many);
+}
+
 std::string frame_text(Direction dir, const FrameHeader& h) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "%s frame #%-4" PRIu64 " @%-8" PRIu64 " %s%s%s%s %-12s %s len=",
@@ -391,8 +403,7 @@ std::string frame_text(Direction dir, const FrameHeader& h) {
                 (h.rsv & rsv::rsv1) ? " RSV1" : "", (h.rsv & rsv::rsv2) ? " RSV2" : "",
                 (h.rsv & rsv::rsv3) ? " RSV3" : "", opcode::name(h.opcode).data(),
                 h.masked ? "masked" : "unmasked");
-  // From 1000 bytes on, the exact count too: offsets are counted in bytes.
-  return buf + size_text(h.length) + (h.length >= 1000 ? " (" + u64(h.length) + ")" : "");
+  return buf + size_and_count(h.length);
 }
 
 std::string violation_text(const Violation& v) {
@@ -425,33 +436,29 @@ std::string close_text(const CloseFrame& c) {
 
 std::string message_text(const MessageInfo& m) {
   return std::string(direction_arrow(m.dir)) + " message from frame #" + u64(m.first_frame_index) +
-         ": " + std::string(opcode::name(m.opcode)) + ", " + size_text(m.size) +
-         (m.size >= 1000 ? " (" + u64(m.size) + ")" : "") + " in " + u64(m.frames) +
-         (m.frames == 1 ? " frame" : " frames") +
+         ": " + std::string(opcode::name(m.opcode)) + ", " + size_and_count(m.size) + " in " +
+         count_text(m.frames, "frame", "frames") +
          (m.compressed ? ", compressed (" + size_text(m.inflated_size) + " inflated)" : "");
 }
 
-std::string preview_text(const MessageInfo& m, std::string_view kept, bool truncated) {
+std::string preview_text(const MessageInfo& m, std::string_view kept) {
   std::string out = std::string(direction_arrow(m.dir)) + " message from frame #" +
                     u64(m.first_frame_index) + ": " + std::string(opcode::name(m.opcode)) + ", " +
                     size_text(content_length(m));
   if (m.compressed) out += " inflated from " + size_text(m.size);
   if (m.incomplete) out += " (inflation stopped: the content is cut short)";
   out += ": \"" + escape_text(kept) + "\"";
-  if (truncated || kept.size() < content_length(m) || m.incomplete) out += "...";
+  if (preview_truncated(m, kept)) out += "...";
   return out;
 }
 
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated) {
-  const auto count = [](uint64_t n, const char* one, const char* many) {
-    return u64(n) + " " + (n == 1 ? one : many);
-  };
-  std::string out =
-      std::string(direction_arrow(dir)) + " summary: " + size_text(s.bytes) +
-      (s.bytes >= 1000 ? " (" + u64(s.bytes) + ")" : "") + ", " +
-      count(s.frames, "frame", "frames") + ", " + count(s.messages, "message", "messages") + ", " +
-      count(s.closes, "close frame", "close frames") + ", " + count(s.errors, "error", "errors") +
-      ", " + count(s.warnings, "warning", "warnings");
+  std::string out = std::string(direction_arrow(dir)) + " summary: " + size_and_count(s.bytes) +
+                    ", " + count_text(s.frames, "frame", "frames") + ", " +
+                    count_text(s.messages, "message", "messages") + ", " +
+                    count_text(s.closes, "close frame", "close frames") + ", " +
+                    count_text(s.errors, "error", "errors") + ", " +
+                    count_text(s.warnings, "warning", "warnings");
   if (s.suppressed) out += " (" + u64(s.suppressed) + " reports suppressed)";
   if (truncated) out += ", stream ended mid-frame";
   for (size_t i = 0; i < kRuleCount; ++i)

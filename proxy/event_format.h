@@ -68,11 +68,11 @@ void frame_json(JsonWriter& w, Direction dir, const FrameHeader& h);
 void violation_json(JsonWriter& w, const Violation& v);
 void close_json(JsonWriter& w, const CloseFrame& c);
 void message_json(JsonWriter& w, const MessageInfo& m);
-// A preview of a message: the first bytes of its content as the application
-// gets it (unmasked, inflated), escaped; truncated when there was more (the
-// caller's `truncated`, fewer bytes kept than the content's length, or a
-// content cut short by a failed or stopped inflation, MessageInfo::incomplete).
-void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept, bool truncated);
+// A preview of a message: `kept`, the first bytes of its content as the
+// application gets it (unmasked, inflated), escaped; truncated when fewer
+// bytes were kept than the content's length, or the content was cut short by
+// a failed or stopped inflation (MessageInfo::incomplete).
+void preview_json(JsonWriter& w, const MessageInfo& m, std::string_view kept);
 void summary_json(JsonWriter& w, Direction dir, const InspectorStats& s, bool truncated);
 
 // The explanation object of a close code ({"description","when","fix"}),
@@ -86,12 +86,17 @@ void finding_json(JsonWriter& w, const Finding& f);
 
 // "812 B", "3.4 kB", "1.2 MB" (powers of 1000, as a person reads them).
 std::string size_text(uint64_t bytes);
+// size_text, and from 1000 bytes on the exact count too, "1.2 kB (1234)":
+// offsets are counted in bytes.
+std::string size_and_count(uint64_t bytes);
+// "1 frame", "2 frames".
+std::string count_text(uint64_t n, const char* one, const char* many);
 std::string frame_text(Direction dir, const FrameHeader& h);
 std::string violation_text(const Violation& v);
 // A close frame in one line, followed by its explanation, indented.
 std::string close_text(const CloseFrame& c);
 std::string message_text(const MessageInfo& m);
-std::string preview_text(const MessageInfo& m, std::string_view kept, bool truncated);
+std::string preview_text(const MessageInfo& m, std::string_view kept);
 std::string summary_text(Direction dir, const InspectorStats& s, bool truncated);
 
 // "c->s" or "s->c".

@@ -406,7 +406,7 @@ struct ConnectionInspector::Digesters {
 void ConnectionInspector::on_frame(Direction dir, const FrameHeader& h) {
   if (!h.is_control()) attribution_.note_frame(dir, h, now_);
   const size_t i = dir_index(dir);
-  const bool message_starts = h.opcode == opcode::text || h.opcode == opcode::binary;
+  const bool message_starts = opcode::is_data(h.opcode);
   if (digesters_) {
     digesters_->frame[i].start();
     if (message_starts) digesters_->message[i].start();
@@ -430,8 +430,7 @@ void ConnectionInspector::on_message(const MessageInfo& m) {
   attribution_.note_message(m, now_);
   sink_.on_message(ctx(), m);
   if (preview_) {
-    const PreviewBuffer& p = preview_[dir_index(m.dir)];
-    sink_.on_preview(ctx(), PreviewEvent{m, p.kept(), p.truncated()});
+    sink_.on_preview(ctx(), PreviewEvent{m, preview_[dir_index(m.dir)].kept()});
   }
   if (!digesters_) return;
   const Digest d = digesters_->message[dir_index(m.dir)].done();

@@ -131,8 +131,7 @@ struct GapEvent {
 // application gets it (unmasked, inflated when compressed).
 struct PreviewEvent {
   const MessageInfo& message;
-  std::string_view content;
-  bool truncated;  // the content is longer than the preview
+  std::string_view content;  // at most ConnConfig::preview bytes
 };
 
 struct DirectionSummary {

@@ -187,8 +187,7 @@ class JsonSink final : public ReportSink {
   }
 
   void on_preview(const EventContext& c, const PreviewEvent& e) override {
-    emit(EventLevel::info, c.conn,
-         [&](JsonWriter& w) { preview_json(w, e.message, e.content, e.truncated); });
+    emit(EventLevel::info, c.conn, [&](JsonWriter& w) { preview_json(w, e.message, e.content); });
   }
 
   void on_violation(const EventContext& c, const Violation& v) override {

@@ -30,11 +30,6 @@ std::string tls_text(const TlsSummary& t) {
   return s;
 }
 
-// "1 frame", "2 frames".
-std::string count(uint64_t n, const char* one, const char* many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
-}
-
 // "340 ms", "12.5 s", "3 min 20 s".
 std::string duration_text(uint64_t ms) {
   char buf[48];
@@ -161,8 +156,7 @@ class TextSink final : public ReportSink {
   }
 
   void on_preview(const EventContext& c, const PreviewEvent& e) override {
-    emit(EventLevel::info, c.conn, Kind::other,
-         [&] { return preview_text(e.message, e.content, e.truncated); });
+    emit(EventLevel::info, c.conn, Kind::other, [&] { return preview_text(e.message, e.content); });
   }
 
   void on_violation(const EventContext& c, const Violation& v) override {
@@ -258,32 +252,33 @@ class TextSink final : public ReportSink {
     for (const DirectionSummary& d : e.dir)
       if (d.stats) errors += d.stats->errors;
     if (errors && !k.problem) problem(k, "errors");
-    emit_as(LineClass::kept, k.problem ? EventLevel::warn : EventLevel::info, c.conn, Kind::summary,
-            [&] {
-              std::string text = "connection closed after " + duration_text(e.duration_ms) + ": " +
-                                 (k.client.empty() ? std::string("?") : k.client);
-              if (!k.path.empty()) text += " " + shown_path(k.path);
-              for (size_t i = 0; i < 2; ++i) {
-                const Direction d =
-                    i == 0 ? Direction::client_to_server : Direction::server_to_client;
-                text += ", " + std::string(direction_arrow(d)) + " " + size_text(e.dir[i].bytes);
-                if (const InspectorStats* st = e.dir[i].stats)
-                  text += " in " + count(st->frames, "frame", "frames");
-                if (e.dir[i].closes_unreported)
-                  text += " (" + count(e.dir[i].closes_unreported, "close", "closes") +
-                          " not logged one by one)";
-              }
-              if (!k.closes.empty()) text += "; closes " + k.closes;
-              text += "; " + std::string(end_cause_id(e.ended_by));
-              if (k.problem) text += "; first problem: " + k.first_problem;
-              if (e.handshakes_unreported)
-                text += "; " + count(e.handshakes_unreported, "more handshake", "more handshakes") +
-                        " without an upgrade not logged one by one";
-              if (e.unanswered_unreported)
-                text += "; " + count(e.unanswered_unreported, "more request", "more requests") +
-                        " without a response not logged one by one";
-              return text;
-            });
+    emit_as(
+        LineClass::kept, k.problem ? EventLevel::warn : EventLevel::info, c.conn, Kind::summary,
+        [&] {
+          std::string text = "connection closed after " + duration_text(e.duration_ms) + ": " +
+                             (k.client.empty() ? std::string("?") : k.client);
+          if (!k.path.empty()) text += " " + shown_path(k.path);
+          for (size_t i = 0; i < 2; ++i) {
+            const Direction d = i == 0 ? Direction::client_to_server : Direction::server_to_client;
+            text += ", " + std::string(direction_arrow(d)) + " " + size_text(e.dir[i].bytes);
+            if (const InspectorStats* st = e.dir[i].stats)
+              text += " in " + count_text(st->frames, "frame", "frames");
+            if (e.dir[i].closes_unreported)
+              text += " (" + count_text(e.dir[i].closes_unreported, "close", "closes") +
+                      " not logged one by one)";
+          }
+          if (!k.closes.empty()) text += "; closes " + k.closes;
+          text += "; " + std::string(end_cause_id(e.ended_by));
+          if (k.problem) text += "; first problem: " + k.first_problem;
+          if (e.handshakes_unreported)
+            text += "; " +
+                    count_text(e.handshakes_unreported, "more handshake", "more handshakes") +
+                    " without an upgrade not logged one by one";
+          if (e.unanswered_unreported)
+            text += "; " + count_text(e.unanswered_unreported, "more request", "more requests") +
+                    " without a response not logged one by one";
+          return text;
+        });
     conns_.erase(c.conn);
   }
 
@@ -412,14 +407,14 @@ class TextSink final : public ReportSink {
   void on_shutdown(std::string_view signal, size_t open, uint64_t drain_ms) override {
     emit_as(LineClass::always, EventLevel::info, 0, Kind::other, [&] {
       return std::string(signal) + ": no longer accepting; " +
-             count(open, "open connection gets ", "open connections get ") +
+             count_text(open, "open connection gets ", "open connections get ") +
              duration_text(drain_ms) + " to finish";
     });
   }
 
   void on_drain_over(size_t open) override {
     emit_kept(EventLevel::warn, 0, [&] {
-      return "drain time over: ending " + count(open, "open connection", "open connections");
+      return "drain time over: ending " + count_text(open, "open connection", "open connections");
     });
   }
 
@@ -427,18 +422,18 @@ class TextSink final : public ReportSink {
   // and the rules broken.
   void on_stopped(const ProxyTotals& t) override {
     emit_as(LineClass::always, EventLevel::info, 0, Kind::other, [&] {
-      std::string text = "stopped after " + count(t.accepted, "connection", "connections") + ": " +
-                         count(t.violations, "violation", "violations") + ", " +
-                         count(t.handshake_findings, "handshake finding", "handshake findings") +
-                         ", " + count(t.upstream_errors, "upstream error", "upstream errors") +
-                         ", " +
-                         count(t.tls_errors, "TLS handshake failure", "TLS handshake failures") +
-                         ", " + std::to_string(t.refused) + " refused";
+      std::string text =
+          "stopped after " + count_text(t.accepted, "connection", "connections") + ": " +
+          count_text(t.violations, "violation", "violations") + ", " +
+          count_text(t.handshake_findings, "handshake finding", "handshake findings") + ", " +
+          count_text(t.upstream_errors, "upstream error", "upstream errors") + ", " +
+          count_text(t.tls_errors, "TLS handshake failure", "TLS handshake failures") + ", " +
+          std::to_string(t.refused) + " refused";
       if (t.log_dropped)
-        text +=
-            ", " + count(t.log_dropped, "log line", "log lines") + " dropped over the log budget";
+        text += ", " + count_text(t.log_dropped, "log line", "log lines") +
+                " dropped over the log budget";
       if (t.capture_dropped)
-        text += ", " + count(t.capture_dropped, "captured packet", "captured packets") +
+        text += ", " + count_text(t.capture_dropped, "captured packet", "captured packets") +
                 " dropped (the disk fell behind)";
       auto row = [&](const char* title, const std::vector<std::pair<std::string, uint64_t>>& r) {
         if (r.empty()) return;
