@@ -193,6 +193,11 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       "(null, or {first, last} for a range), allowed_on_wire, registered, sender, "
       "reported_locally, category, defined_in, description, when, fix}; for two "
       "{compare, same_entry, differ (the aspects that differ), codes (both objects)}");
+  // --lang of explain and rules.
+  const auto known_lang = [](const std::string& v) -> std::string {
+    if (lang_from_name(v)) return {};
+    return "unknown language '" + v + "': expected en or pt-BR (also pt_BR, pt)";
+  };
   std::string explain_format = "text";
   explain->add_option("--log-format", explain_format, "text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
@@ -200,10 +205,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
       ->add_option("--lang", c.explain_lang,
                    "Language of the text: en or pt-BR (also pt_BR, pt). Default: from LC_ALL, "
                    "LC_MESSAGES or LANG, else en")
-      ->check([](const std::string& v) -> std::string {
-        if (lang_from_name(v)) return {};
-        return "unknown language '" + v + "': expected en or pt-BR (also pt_BR, pt)";
-      });
+      ->check(known_lang);
 
   CLI::App* rules = app.add_subcommand(
       "rules", "List every rule checked: id, severity, RFC section, close code, fix");
@@ -217,10 +219,7 @@ ParsedCommandLine parse_command_line(std::span<const char* const> args, std::ost
                    "Language of the summaries and fixes: en or pt-BR (also pt_BR, pt). Default "
                    "for the text: from LC_ALL, LC_MESSAGES or LANG, else en; --json is in English "
                    "unless --lang is given")
-      ->check([](const std::string& v) -> std::string {
-        if (lang_from_name(v)) return {};
-        return "unknown language '" + v + "': expected en or pt-BR (also pt_BR, pt)";
-      });
+      ->check(known_lang);
 
   CLI::App* ca = app.add_subcommand(
       "ca", "The certificate authority the forward proxy signs intercepted TLS with");

@@ -473,6 +473,10 @@ void redact_for_compare(std::vector<HttpHeader>& headers, const DigestKey& key) 
       h.value = "[redacted " + digest_of(key, h.value).hex().substr(0, 8) + "]";
 }
 
+Lang lang_from_environment() {
+  return lang_from_env(std::getenv("LC_ALL"), std::getenv("LC_MESSAGES"), std::getenv("LANG"));
+}
+
 bool read_digest_secret(const std::string& key_file, std::string& secret, std::string& error) {
   secret.clear();
   if (key_file.empty()) {

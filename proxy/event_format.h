@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/catalog_pt_br.h"
 #include "parser/conn/digest.h"
 #include "parser/http_parser.h"
 #include "parser/stream_inspector.h"
@@ -17,6 +18,9 @@
 namespace wsi {
 
 struct Finding;  // parser/handshake.h
+
+// The language LC_ALL, LC_MESSAGES or LANG asks for (en unless pt_BR).
+Lang lang_from_environment();
 
 // Makes peer-supplied bytes safe to print: control characters, backslashes and
 // bytes that are not valid UTF-8 become \n, \t, \\ or \xNN escapes, so the

@@ -4,7 +4,6 @@
 // points), or one JSON object (always English) with --json.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -16,6 +15,7 @@
 #include "parser/catalog_pt_br.h"
 #include "parser/close_codes.h"
 #include "proxy/commands.h"
+#include "proxy/event_format.h"
 
 namespace wsi {
 namespace {
@@ -434,7 +434,7 @@ void usage(std::ostream& err, const ExplainText& t) {
 int run_explain(const ExplainOptions& opts, std::ostream& out, std::ostream& err) {
   Lang lang = Lang::en;
   if (opts.lang.empty()) {
-    lang = lang_from_env(std::getenv("LC_ALL"), std::getenv("LC_MESSAGES"), std::getenv("LANG"));
+    lang = lang_from_environment();
   } else if (std::optional<Lang> named = lang_from_name(opts.lang)) {
     lang = *named;
   } else {

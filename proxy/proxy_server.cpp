@@ -3,9 +3,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
+#include "proxy/event_format.h"
 #include "proxy/session.h"
 
 namespace wsi {
@@ -81,11 +81,9 @@ void Server::make_format_sink() {
   opts.color = log_.colored();
   opts.log_digests = cfg_.log_digests;
   opts.explain = cfg_.explain;
-  opts.lang =
-      cfg_.lang == LangChoice::pt_br ? Lang::pt_br
-      : cfg_.lang == LangChoice::en
-          ? Lang::en
-          : lang_from_env(std::getenv("LC_ALL"), std::getenv("LC_MESSAGES"), std::getenv("LANG"));
+  opts.lang = cfg_.lang == LangChoice::pt_br ? Lang::pt_br
+              : cfg_.lang == LangChoice::en  ? Lang::en
+                                             : lang_from_environment();
   opts.only_problems = cfg_.only_problems;
   opts.only_path = cfg_.only_path;
   opts.only_client = cfg_.only_client;

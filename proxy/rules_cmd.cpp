@@ -1,6 +1,5 @@
 // `wsinspect rules`: the rule catalogue, for people or (--json) for tools, in
 // English or Brazilian Portuguese (parser/catalog_pt_br.h).
-#include <cstdlib>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -19,8 +18,7 @@ int run_rules(const RulesOptions& opts, std::ostream& out, std::ostream& err) {
   Lang lang = Lang::en;
   if (opts.lang.empty()) {
     // Tools reading --json do not change with the user's locale.
-    if (!opts.json)
-      lang = lang_from_env(std::getenv("LC_ALL"), std::getenv("LC_MESSAGES"), std::getenv("LANG"));
+    if (!opts.json) lang = lang_from_environment();
   } else if (const std::optional<Lang> named = lang_from_name(opts.lang)) {
     lang = *named;
   } else {
