@@ -93,10 +93,6 @@ bool MessageInflater::end_message(Sink sink, void* ctx) {
   return ok;
 }
 
-}  // namespace wsi
-
-namespace wsi {
-
 MessageDeflater::MessageDeflater(uint8_t window_bits, bool no_context_takeover, int level)
     : window_bits_(window_bits), no_context_takeover_(no_context_takeover), level_(level) {}
 
@@ -168,12 +164,9 @@ bool MessageDeflater::end_message(std::string& out) {
   static const uint8_t none = 0;
   if (!run(&none, 0, Z_SYNC_FLUSH, out)) return false;
   // A sync flush always ends with an empty stored block: 00 00 ff ff.
-  if (held_len_ == 4 && std::memcmp(held_, kTail, 4) == 0) {
-    held_len_ = 0;
-  } else {
+  if (held_len_ != 4 || std::memcmp(held_, kTail, 4) != 0)
     out.append(reinterpret_cast<const char*>(held_), held_len_);
-    held_len_ = 0;
-  }
+  held_len_ = 0;
   if (no_context_takeover_) release();
   return true;
 }

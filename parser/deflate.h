@@ -72,10 +72,6 @@ class MessageInflater {
   std::string error_;
 };
 
-}  // namespace wsi
-
-namespace wsi {
-
 // Compressing one direction's messages (RFC 7692 §7.2.1): raw DEFLATE, each
 // message ended with a sync flush whose final 00 00 ff ff is removed. The
 // output of a message is produced as its input arrives; only the last 4
